@@ -1,0 +1,18 @@
+//! Wire types of the Wraps Platform API.
+//!
+//! Everything a client sends or receives is defined here: request and response
+//! bodies (camelCase, as the hosted service spells them), enums, the error
+//! envelope and the id newtypes. The crate does no I/O, so the store, the API
+//! and the dispatcher can share one definition of each shape.
+
+pub mod connections;
+pub mod contacts;
+pub mod error;
+pub mod health;
+pub mod ids;
+pub mod time;
+pub mod topics;
+pub mod validation;
+
+pub use error::{ApiError, ErrorCode, FieldError};
+pub use ids::{ApiKeyId, ConnectionId, ContactId, OrgId, TopicId};
