@@ -1,0 +1,33 @@
+//! Persistence for wrapsd over SQLite (the embedded default) and PostgreSQL.
+//!
+//! [`Store`] is the one handle, and each file adds the methods of one table or
+//! concept. Every tenant method takes the caller's [`OrgId`] first and
+//! touches only that organisation's rows, so another organisation's id reads
+//! as "not found". Methods return the wire types of the `schemas` crate.
+//!
+//! [`OrgId`]: schemas::OrgId
+
+mod api_keys;
+mod connections;
+mod contacts;
+mod db;
+mod error;
+mod idempotency;
+mod import;
+mod orgs;
+mod row;
+mod sql;
+mod subscriptions;
+mod topics;
+
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
+pub use api_keys::{hash_api_key, ApiKeyRecord, AuthContext, KeyType, NewApiKey, ALL_PERMISSIONS};
+pub use connections::RegisterOptions;
+pub use contacts::{hash_identity, IdentityShape};
+pub use db::{Backend, ConnectOptions, Store};
+pub use error::StoreError;
+pub use idempotency::IdempotencyBegin;
+pub use import::{ImportOutcome, ImportRow};
+pub use orgs::Org;
