@@ -1,0 +1,192 @@
+//! The wrapsd HTTP API (control plane).
+//!
+//! Requests pass, outermost first: trailing-slash normalisation, CORS,
+//! request id, error rendering, then per group. The `/v1` group
+//! authenticates before anything reads the body, so an unauthenticated
+//! request gets 401 rather than 422; then `Idempotency-Key` handling; then
+//! the handler. The API never calls the dispatcher: it writes the store and
+//! the streams, and the dispatcher picks the work up from there.
+
+pub mod auth;
+pub mod docs;
+pub mod error;
+pub mod idempotency;
+pub mod json;
+pub mod plans;
+pub mod request_id;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderName, Method, Uri};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use futures::future::BoxFuture;
+use store::Store;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::AppError;
+
+/// Settings of the API, validated by the binary before it starts.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Base URL clients reach this API at, without a trailing slash; used
+    /// for webhook endpoints and the OpenAPI server entry.
+    pub public_base_url: String,
+    /// IAM role name in the role ARN given to new connections.
+    pub role_name: String,
+    /// Whether plan limits and feature gates apply; off for single-tenant
+    /// installs.
+    pub plan_gates: bool,
+    pub body_limit_bytes: usize,
+    pub idempotency_ttl: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            public_base_url: "http://127.0.0.1:8080".into(),
+            role_name: "wraps-console-access-role".into(),
+            plan_gates: true,
+            body_limit_bytes: 1024 * 1024,
+            idempotency_ttl: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+}
+
+/// A dependency the readiness route checks.
+pub trait Probe: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Resolves to `Err(reason)` when the dependency does not answer.
+    fn check(&self) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// Readiness probe of the store.
+pub struct StoreProbe(pub Store);
+
+impl Probe for StoreProbe {
+    fn name(&self) -> &'static str {
+        "store"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.0.ping().await.map_err(|err| err.to_string()) })
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<ApiConfig>,
+    pub probes: Arc<Vec<Arc<dyn Probe>>>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ApiConfig, probes: Vec<Arc<dyn Probe>>) -> Self {
+        Self {
+            store,
+            config: Arc::new(config),
+            probes: Arc::new(probes),
+        }
+    }
+}
+
+/// The authenticated `/v1` resources, without their middleware.
+fn v1_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(routes::contacts::router())
+        .merge(routes::topics::router())
+        .merge(routes::connections::router())
+}
+
+/// The OpenAPI 3.0.3 document for a deployment reached at `server_url`.
+pub fn openapi_document(server_url: &str) -> serde_json::Value {
+    let (_, doc) = OpenApiRouter::<AppState>::with_openapi(docs::ApiDoc::openapi())
+        .merge(routes::health::router())
+        .merge(v1_routes())
+        .split_for_parts();
+    docs::finish_document(doc, server_url)
+}
+
+/// Builds the complete API service.
+pub fn app(state: AppState) -> Router {
+    let v1 = v1_routes()
+        .layer(from_fn(error::render_errors))
+        .layer(from_fn_with_state(
+            state.clone(),
+            idempotency::idempotent_post,
+        ))
+        .layer(from_fn_with_state(state.clone(), auth::require_api_key));
+    let (routes, doc) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
+        .merge(routes::health::router())
+        .merge(v1)
+        .split_for_parts();
+    let document = docs::finish_document(doc, &state.config.public_base_url);
+
+    let router = routes
+        .merge(SwaggerUi::new("/swagger").external_url_unchecked("/swagger/json", document))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+        .with_state(state)
+        .layer(from_fn(error::render_errors))
+        .layer(from_fn(request_id::assign_request_id))
+        .layer(cors());
+
+    // Routing happens inside `router`, so the path is normalised here, in a
+    // router that has nothing but the fallback.
+    Router::new()
+        .fallback_service(router)
+        .layer(from_fn(trim_trailing_slash))
+}
+
+async fn not_found() -> AppError {
+    AppError::not_found("Not found")
+}
+
+/// CORS as the hosted service sets it: any origin, no credentials.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-organization-id"),
+            idempotency::IDEMPOTENCY_KEY.clone(),
+        ])
+        .expose_headers([request_id::X_REQUEST_ID.clone()])
+        .max_age(Duration::from_secs(24 * 60 * 60))
+}
+
+/// Serves every path with and without a trailing slash, since clients of
+/// the hosted service call collections as `/v1/contacts/`. Swagger UI's own
+/// paths are left alone because it redirects `/swagger` to `/swagger/`.
+async fn trim_trailing_slash(mut request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path.len() > 1 && path.ends_with('/') && !path.starts_with("/swagger") {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let rebuilt = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_owned(),
+        };
+        match rebuilt.parse::<Uri>() {
+            Ok(uri) => *request.uri_mut() = uri,
+            Err(_) => return AppError::not_found("Not found").into_response(),
+        }
+    }
+    next.run(request).await
+}

@@ -1,0 +1,6 @@
+//! One module per resource, each with its handlers and `router()`.
+
+pub mod connections;
+pub mod contacts;
+pub mod health;
+pub mod topics;
