@@ -1,0 +1,175 @@
+//! The dispatcher: owns shards, consumes their streams and runs their jobs.
+//!
+//! Each shard is owned by one dispatcher process at a time through a lease
+//! with a fencing token ([`streams::ShardLeases`]). A dispatcher tries to
+//! take every shard it does not own on each lease tick and renews the ones it
+//! owns; a shard whose renewal fails is dropped at once, so two processes
+//! never consume one shard for longer than the gap between the other's
+//! acquisition and this process's next tick (a third of the lease). A
+//! dispatcher that dies simply stops renewing, and its shards are taken over
+//! after the lease expires.
+//!
+//! Job kinds are added by the features that need them (broadcast chunks,
+//! workflow steps). A job of a kind this build does not know is nacked with
+//! an error, so after the stream's maximum deliveries it lands in the dead
+//! letters, where `wrapsd dead-letters redrive` can return it once a build
+//! that knows the kind runs.
+
+mod shard;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use streams::{Lease, ShardId, Streams, WorkerId};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use shard::handle_job;
+
+#[derive(Clone, Debug)]
+pub struct DispatcherConfig {
+    /// Number of shards in the deployment; every dispatcher must agree.
+    pub shards: u32,
+    /// Shard lease; renewed every third of it.
+    pub lease: Duration,
+    /// Most jobs read from a shard stream at once.
+    pub read_batch: usize,
+    /// How long one blocking read waits for new jobs.
+    pub block: Duration,
+    /// How often due delayed jobs are moved to their streams.
+    pub promote_every: Duration,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        Self {
+            shards: 16,
+            lease: Duration::from_secs(10),
+            read_batch: 32,
+            block: Duration::from_secs(2),
+            promote_every: Duration::from_millis(500),
+        }
+    }
+}
+
+pub struct Dispatcher {
+    streams: Arc<Streams>,
+    config: DispatcherConfig,
+    worker: WorkerId,
+}
+
+/// A shard this process owns and the task consuming it.
+struct OwnedShard {
+    lease: Lease,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Dispatcher {
+    pub fn new(streams: Arc<Streams>, config: DispatcherConfig) -> Self {
+        Self {
+            streams,
+            config,
+            worker: WorkerId::random(),
+        }
+    }
+
+    pub fn worker(&self) -> &WorkerId {
+        &self.worker
+    }
+
+    /// Runs until `shutdown` is cancelled, then stops every shard task and
+    /// releases the leases so other dispatchers take over without waiting.
+    pub async fn run(self, shutdown: CancellationToken) {
+        tracing::info!(
+            worker = self.worker.as_str(),
+            shards = self.config.shards,
+            "dispatcher started"
+        );
+        let promoter = tokio::spawn(streams::run_promoter(
+            self.streams.producer.clone(),
+            self.config.promote_every,
+            shutdown.clone(),
+        ));
+
+        let mut owned: HashMap<u32, OwnedShard> = HashMap::new();
+        let mut tick = tokio::time::interval(self.config.lease / 3);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => self.maintain_leases(&mut owned, &shutdown).await,
+            }
+        }
+
+        for (_, shard) in owned.drain() {
+            self.stop_shard(shard).await;
+        }
+        let _ = promoter.await;
+        metrics::gauge!("wraps_dispatcher_shards_owned").set(0.0);
+        tracing::info!(worker = self.worker.as_str(), "dispatcher stopped");
+    }
+
+    /// Renews owned leases, drops lost ones and tries to take the rest.
+    async fn maintain_leases(
+        &self,
+        owned: &mut HashMap<u32, OwnedShard>,
+        shutdown: &CancellationToken,
+    ) {
+        let leases = &self.streams.leases;
+        for n in 0..self.config.shards {
+            if let Some(current) = owned.get(&n) {
+                let renewed = match leases.renew(&current.lease, self.config.lease).await {
+                    Ok(renewed) => renewed,
+                    Err(err) => {
+                        tracing::warn!(shard = n, error = %err, "shard lease renewal failed; stopping the shard");
+                        false
+                    }
+                };
+                if !renewed {
+                    if let Some(lost) = owned.remove(&n) {
+                        tracing::warn!(shard = n, token = lost.lease.token.0, "shard lease lost");
+                        self.stop_shard(lost).await;
+                    }
+                }
+                continue;
+            }
+
+            match leases
+                .acquire(ShardId(n), &self.worker, self.config.lease)
+                .await
+            {
+                Ok(Some(lease)) => {
+                    tracing::info!(shard = n, token = lease.token.0, "shard acquired");
+                    let stop = shutdown.child_token();
+                    let task = tokio::spawn(shard::consume(
+                        self.streams.clone(),
+                        lease.clone(),
+                        self.config.clone(),
+                        stop.clone(),
+                    ));
+                    owned.insert(n, OwnedShard { lease, stop, task });
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(shard = n, error = %err, "shard lease acquisition failed")
+                }
+            }
+        }
+        metrics::gauge!("wraps_dispatcher_shards_owned").set(owned.len() as f64);
+    }
+
+    async fn stop_shard(&self, shard: OwnedShard) {
+        shard.stop.cancel();
+        if let Err(err) = shard.task.await {
+            tracing::error!(shard = shard.lease.shard.0, error = %err, "shard task panicked");
+        }
+        match self.streams.leases.release(&shard.lease).await {
+            Ok(_) => tracing::info!(shard = shard.lease.shard.0, "shard released"),
+            Err(err) => {
+                tracing::warn!(shard = shard.lease.shard.0, error = %err, "shard lease release failed; it expires on its own")
+            }
+        }
+    }
+}
