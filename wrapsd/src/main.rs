@@ -1,0 +1,259 @@
+//! `wrapsd`: the self-hosted Wraps Platform API server, its dispatcher and
+//! the administration commands, in one executable.
+
+mod admin;
+mod config;
+mod import;
+mod serve;
+mod telemetry;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use schemas::{ApiKeyId, OrgId};
+
+use crate::config::Config;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "wrapsd",
+    version,
+    about = "Self-hosted Wraps Platform API: broadcasts and workflows through your own Amazon SES accounts"
+)]
+struct Cli {
+    /// TOML configuration file; `WRAPS_*` environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the API and the dispatcher in one process (the embedded default).
+    Serve,
+    /// Run only the API; needs PostgreSQL and Redis shared with dispatchers.
+    Api,
+    /// Run only a dispatcher; needs PostgreSQL and Redis shared with the API.
+    Dispatch,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage organisations.
+    #[command(subcommand)]
+    Orgs(OrgsCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage topics.
+    #[command(subcommand)]
+    Topics(TopicsCommand),
+    /// Manage contacts.
+    #[command(subcommand)]
+    Contacts(ContactsCommand),
+    /// Inspect and re-drive jobs that failed too often.
+    #[command(subcommand, name = "dead-letters")]
+    DeadLetters(DeadLettersCommand),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+enum OrgsCommand {
+    /// Create an organisation and print its id.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum, default_value_t = Plan::Free)]
+        plan: Plan,
+    },
+    /// List organisations.
+    List,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum Plan {
+    Free,
+    Pro,
+    Business,
+    Starter,
+    Growth,
+    Scale,
+}
+
+impl Plan {
+    fn as_str(self) -> &'static str {
+        match self {
+            Plan::Free => "free",
+            Plan::Pro => "pro",
+            Plan::Business => "business",
+            Plan::Starter => "starter",
+            Plan::Growth => "growth",
+            Plan::Scale => "scale",
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Create an API key and print it alone on stdout. It is shown once.
+    Create {
+        #[arg(long)]
+        org: OrgId,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "type", value_enum, default_value_t = KeyType::Live)]
+        key_type: KeyType,
+        /// Days until the key expires; without it the key does not expire.
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<u32>,
+    },
+    /// List an organisation's API keys (prefixes only).
+    List {
+        #[arg(long)]
+        org: OrgId,
+    },
+    /// Revoke an API key by its id.
+    Revoke { id: ApiKeyId },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum KeyType {
+    Live,
+    Test,
+    Restricted,
+}
+
+#[derive(Subcommand, Debug)]
+enum TopicsCommand {
+    /// Create a topic.
+    Create {
+        #[arg(long)]
+        org: OrgId,
+        #[arg(long)]
+        name: String,
+        /// Unique per organisation: lower-case letters, digits, '-' and '_'.
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// New subscriptions wait for the contact's confirmation.
+        #[arg(long)]
+        double_opt_in: bool,
+    },
+    /// List topics; `--org` may be left out when there is one organisation.
+    List {
+        #[arg(long)]
+        org: Option<OrgId>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ContactsCommand {
+    /// Import contacts from a CSV file with a header row.
+    Import(ImportArgs),
+}
+
+#[derive(Args, Debug)]
+struct ImportArgs {
+    #[arg(long)]
+    org: OrgId,
+    /// CSV file; common ESP export columns are recognised, others become
+    /// properties.
+    file: PathBuf,
+    /// Subscribe every imported contact to the topic with this slug.
+    #[arg(long, value_name = "SLUG")]
+    topic: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum DeadLettersCommand {
+    /// List dead-lettered jobs.
+    List {
+        /// Maximum number of entries to show.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Move dead-lettered jobs back to their shard's stream.
+    Redrive {
+        /// Entry id to re-drive; without it every entry is re-driven.
+        id: Option<String>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("wrapsd: {err:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    telemetry::init_logging(config.log_format);
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("wrapsd: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("wrapsd: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve::run(config, serve::Role::Both).await,
+        Command::Api => serve::run(config, serve::Role::Api).await,
+        Command::Dispatch => serve::run(config, serve::Role::Dispatcher).await,
+        Command::Migrate => admin::migrate(&config).await,
+        Command::Openapi => {
+            let document = control_plane::openapi_document(&config.public_url());
+            println!("{}", serde_json::to_string_pretty(&document)?);
+            Ok(())
+        }
+        Command::Orgs(OrgsCommand::Create { name, plan }) => {
+            admin::create_org(&config, &name, plan.as_str()).await
+        }
+        Command::Orgs(OrgsCommand::List) => admin::list_orgs(&config).await,
+        Command::Keys(KeysCommand::Create {
+            org,
+            name,
+            key_type,
+            expires_in_days,
+        }) => {
+            let key_type = match key_type {
+                KeyType::Live => store::KeyType::Live,
+                KeyType::Test => store::KeyType::Test,
+                KeyType::Restricted => store::KeyType::Restricted,
+            };
+            admin::create_key(&config, org, &name, key_type, expires_in_days).await
+        }
+        Command::Keys(KeysCommand::List { org }) => admin::list_keys(&config, org).await,
+        Command::Keys(KeysCommand::Revoke { id }) => admin::revoke_key(&config, id).await,
+        Command::Topics(TopicsCommand::Create {
+            org,
+            name,
+            slug,
+            description,
+            double_opt_in,
+        }) => admin::create_topic(&config, org, name, slug, description, double_opt_in).await,
+        Command::Topics(TopicsCommand::List { org }) => admin::list_topics(&config, org).await,
+        Command::Contacts(ContactsCommand::Import(args)) => {
+            admin::import(&config, args.org, args.file, args.topic).await
+        }
+        Command::DeadLetters(DeadLettersCommand::List { limit }) => {
+            admin::list_dead_letters(&config, limit).await
+        }
+        Command::DeadLetters(DeadLettersCommand::Redrive { id }) => {
+            admin::redrive(&config, id).await
+        }
+    }
+}
