@@ -85,3 +85,11 @@ id_type!(
 pub fn looks_like_uuid(s: &str) -> bool {
     s.len() == 36 && Uuid::parse_str(s).is_ok()
 }
+id_type!(
+    /// Id of a batch (broadcast).
+    BatchId
+);
+id_type!(
+    /// Id of a stored template.
+    TemplateId
+);

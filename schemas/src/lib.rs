@@ -5,14 +5,17 @@
 //! envelope and the id newtypes. The crate does no I/O, so the store, the API
 //! and the dispatcher can share one definition of each shape.
 
+pub mod batches;
 pub mod connections;
 pub mod contacts;
 pub mod error;
 pub mod health;
 pub mod ids;
+pub mod jobs;
+pub mod templates;
 pub mod time;
 pub mod topics;
 pub mod validation;
 
 pub use error::{ApiError, ErrorCode, FieldError};
-pub use ids::{ApiKeyId, ConnectionId, ContactId, OrgId, TopicId};
+pub use ids::{ApiKeyId, BatchId, ConnectionId, ContactId, OrgId, TemplateId, TopicId};

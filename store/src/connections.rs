@@ -290,3 +290,44 @@ mod tests {
         assert!(!feature_enabled(&features, "push"));
     }
 }
+
+/// What a sender needs to reach an AWS account: never returned by the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionCredentials {
+    pub id: ConnectionId,
+    pub organization_id: OrgId,
+    /// The 12-digit AWS account number.
+    pub account_id: String,
+    pub region: String,
+    pub role_arn: String,
+    pub external_id: String,
+}
+
+impl Store {
+    /// Loads the credentials of connection `id` of `org`.
+    pub async fn connection_credentials(
+        &self,
+        org: OrgId,
+        id: ConnectionId,
+    ) -> Result<Option<ConnectionCredentials>, StoreError> {
+        let row = sqlx::query::<Any>(
+            "SELECT id, organization_id, account_id, region, role_arn, external_id \
+             FROM aws_connections WHERE id = $1 AND organization_id = $2",
+        )
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|row| {
+            Ok(ConnectionCredentials {
+                id: row.id("id")?,
+                organization_id: row.id("organization_id")?,
+                account_id: row.text("account_id")?,
+                region: row.text("region")?,
+                role_arn: row.text("role_arn")?,
+                external_id: row.text("external_id")?,
+            })
+        })
+        .transpose()
+    }
+}

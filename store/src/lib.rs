@@ -8,6 +8,8 @@
 //! [`OrgId`]: schemas::OrgId
 
 mod api_keys;
+mod audience;
+mod batches;
 mod connections;
 mod contacts;
 mod db;
@@ -15,19 +17,26 @@ mod error;
 mod idempotency;
 mod import;
 mod orgs;
+mod recipients;
 mod row;
 mod sql;
 mod subscriptions;
+mod templates;
 mod topics;
 
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
 pub use api_keys::{hash_api_key, ApiKeyRecord, AuthContext, KeyType, NewApiKey, ALL_PERMISSIONS};
-pub use connections::RegisterOptions;
+pub use batches::{Batch, BatchCounters, BatchFilter, ChunkProgress, NewBatch};
+pub use connections::{ConnectionCredentials, RegisterOptions};
 pub use contacts::{hash_identity, IdentityShape};
 pub use db::{Backend, ConnectOptions, Store};
 pub use error::StoreError;
 pub use idempotency::IdempotencyBegin;
 pub use import::{ImportOutcome, ImportRow};
 pub use orgs::Org;
+pub use recipients::{
+    ChunkClaim, ClaimedRecipient, FanOut, RecipientOutcome, RecipientRow, RecordedOutcomes,
+};
+pub use templates::{source_hash, Template, TemplateCursor, TemplateFilter, TemplateUpdate};

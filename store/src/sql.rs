@@ -48,6 +48,16 @@ impl SqlBuilder {
         }
     }
 
+    /// Starts with SQL text that already contains the placeholders `$1` to
+    /// `$n` for `params`; later binds continue at `$n+1`.
+    pub(crate) fn with_params(backend: Backend, sql: &str, params: Vec<Param>) -> Self {
+        SqlBuilder {
+            backend,
+            sql: sql.to_owned(),
+            params,
+        }
+    }
+
     /// Appends fixed SQL text. Never pass request data here.
     pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
         self.sql.push_str(sql);
