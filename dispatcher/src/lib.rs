@@ -9,13 +9,18 @@
 //! dispatcher that dies simply stops renewing, and its shards are taken over
 //! after the lease expires.
 //!
-//! Job kinds are added by the features that need them (broadcast chunks,
-//! workflow steps). A job of a kind this build does not know is nacked with
-//! an error, so after the stream's maximum deliveries it lands in the dead
-//! letters, where `wrapsd dead-letters redrive` can return it once a build
-//! that knows the kind runs.
+//! Jobs are broadcast fan-outs and chunks ([`broadcast`]). A job of a kind
+//! this build does not know is nacked with an error, so after the stream's
+//! maximum deliveries it lands in the dead letters, where
+//! `wrapsd dead-letters redrive` can return it once a build that knows the
+//! kind runs. Every dispatcher also runs the [`sweeper`], which starts
+//! scheduled batches and re-queues work whose jobs were lost.
 
+pub mod broadcast;
+pub mod content;
+pub mod pacer;
 mod shard;
+pub mod sweeper;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,7 +30,10 @@ use streams::{Lease, ShardId, Streams, WorkerId};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use broadcast::{BroadcastConfig, Broadcaster};
+pub use ses::SesProvider;
 pub use shard::handle_job;
+pub use sweeper::SweeperConfig;
 
 #[derive(Clone, Debug)]
 pub struct DispatcherConfig {
@@ -33,12 +41,14 @@ pub struct DispatcherConfig {
     pub shards: u32,
     /// Shard lease; renewed every third of it.
     pub lease: Duration,
-    /// Most jobs read from a shard stream at once.
-    pub read_batch: usize,
+    /// Jobs of one shard that run at the same time; the account's pacer
+    /// still limits their combined send rate.
+    pub jobs_per_shard: usize,
     /// How long one blocking read waits for new jobs.
     pub block: Duration,
     /// How often due delayed jobs are moved to their streams.
     pub promote_every: Duration,
+    pub sweeper: SweeperConfig,
 }
 
 impl Default for DispatcherConfig {
@@ -46,15 +56,17 @@ impl Default for DispatcherConfig {
         Self {
             shards: 16,
             lease: Duration::from_secs(10),
-            read_batch: 32,
+            jobs_per_shard: 4,
             block: Duration::from_secs(2),
             promote_every: Duration::from_millis(500),
+            sweeper: SweeperConfig::default(),
         }
     }
 }
 
 pub struct Dispatcher {
     streams: Arc<Streams>,
+    broadcaster: Arc<Broadcaster>,
     config: DispatcherConfig,
     worker: WorkerId,
 }
@@ -67,9 +79,10 @@ struct OwnedShard {
 }
 
 impl Dispatcher {
-    pub fn new(streams: Arc<Streams>, config: DispatcherConfig) -> Self {
+    pub fn new(broadcaster: Arc<Broadcaster>, config: DispatcherConfig) -> Self {
         Self {
-            streams,
+            streams: broadcaster.streams.clone(),
+            broadcaster,
             config,
             worker: WorkerId::random(),
         }
@@ -93,6 +106,12 @@ impl Dispatcher {
             shutdown.clone(),
         ));
 
+        let sweeper = tokio::spawn(sweeper::run_sweeper(
+            self.broadcaster.clone(),
+            self.config.sweeper.clone(),
+            shutdown.clone(),
+        ));
+
         let mut owned: HashMap<u32, OwnedShard> = HashMap::new();
         let mut tick = tokio::time::interval(self.config.lease / 3);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -107,6 +126,7 @@ impl Dispatcher {
             self.stop_shard(shard).await;
         }
         let _ = promoter.await;
+        let _ = sweeper.await;
         metrics::gauge!("wraps_dispatcher_shards_owned").set(0.0);
         tracing::info!(worker = self.worker.as_str(), "dispatcher stopped");
     }
@@ -145,6 +165,7 @@ impl Dispatcher {
                     let stop = shutdown.child_token();
                     let task = tokio::spawn(shard::consume(
                         self.streams.clone(),
+                        self.broadcaster.clone(),
                         lease.clone(),
                         self.config.clone(),
                         stop.clone(),

@@ -1,0 +1,577 @@
+//! Broadcasts through the real dispatcher, store and streams, with a
+//! scripted SES client at the transport seam. The store is SQLite unless
+//! `WRAPS_TEST_DATABASE_URL` is set, and the streams are in-process unless
+//! `WRAPS_TEST_REDIS_URL` is set.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use dispatcher::pacer::Pacers;
+use dispatcher::{
+    BroadcastConfig, Broadcaster, Dispatcher, DispatcherConfig, SesProvider, SweeperConfig,
+};
+use schemas::batches::{AudienceType, BatchStatus};
+use schemas::connections::CreateConnection;
+use schemas::contacts::CreateContact;
+use schemas::{BatchId, ConnectionId, OrgId};
+use ses::{
+    AccountQuota, BulkMessage, ConnectionTarget, EmailMessage, SendOutcome, SesClient, SesError,
+};
+use store::{NewBatch, RegisterOptions, Store};
+use streams::{Streams, StreamsConfig};
+use tokio_util::sync::CancellationToken;
+
+/// Chunk jobs one shard runs at once in these tests.
+const JOBS_PER_SHARD: usize = 4;
+
+/// How the scripted SES answers one `SendEmail` call.
+type Script = dyn Fn(usize, &EmailMessage) -> SendOutcome + Send + Sync;
+
+/// A scripted SES account that records every message it accepts.
+struct FakeSes {
+    calls: AtomicUsize,
+    accepted: Mutex<Vec<String>>,
+    script: Box<Script>,
+    max_send_rate: f64,
+    max_24h_send: f64,
+}
+
+impl FakeSes {
+    fn new(
+        script: impl Fn(usize, &EmailMessage) -> SendOutcome + Send + Sync + 'static,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            calls: AtomicUsize::new(0),
+            accepted: Mutex::new(Vec::new()),
+            script: Box::new(script),
+            max_send_rate: 10_000.0,
+            max_24h_send: -1.0,
+        })
+    }
+
+    fn accepting() -> Arc<Self> {
+        Self::new(|_, _| SendOutcome::Sent {
+            message_id: uuid::Uuid::new_v4().to_string(),
+        })
+    }
+
+    fn accepted(&self) -> Vec<String> {
+        self.accepted.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl SesClient for FakeSes {
+    async fn send_email(&self, message: &EmailMessage) -> SendOutcome {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        let outcome = (self.script)(call, message);
+        if matches!(
+            outcome,
+            SendOutcome::Sent { .. } | SendOutcome::Unknown { .. }
+        ) {
+            self.accepted
+                .lock()
+                .unwrap()
+                .push(message.to.to_lowercase());
+        }
+        outcome
+    }
+
+    async fn send_bulk_email(&self, message: &BulkMessage) -> Vec<SendOutcome> {
+        vec![
+            SendOutcome::Failed {
+                reason: "bulk not scripted".into()
+            };
+            message.entries.len()
+        ]
+    }
+
+    async fn get_account(&self) -> Result<AccountQuota, SesError> {
+        Ok(AccountQuota {
+            max_send_rate: self.max_send_rate,
+            max_24h_send: self.max_24h_send,
+            sent_last_24h: 0.0,
+            sending_enabled: true,
+            production_access_enabled: true,
+            enforcement_status: None,
+        })
+    }
+
+    async fn upsert_template(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: Option<&str>,
+    ) -> Result<(), SesError> {
+        Ok(())
+    }
+
+    async fn delete_template(&self, _: &str) -> Result<(), SesError> {
+        Ok(())
+    }
+}
+
+struct FakeProvider(Arc<FakeSes>);
+
+#[async_trait]
+impl SesProvider for FakeProvider {
+    async fn client(&self, _: &ConnectionTarget) -> Arc<dyn SesClient> {
+        self.0.clone()
+    }
+}
+
+struct Harness {
+    store: Store,
+    broadcaster: Arc<Broadcaster>,
+    org: OrgId,
+    connection: ConnectionId,
+    shutdown: CancellationToken,
+}
+
+async fn streams() -> Arc<Streams> {
+    let config = StreamsConfig {
+        delivery_lease: Duration::from_secs(5),
+        ..StreamsConfig::default()
+    };
+    match std::env::var("WRAPS_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => {
+            let config = StreamsConfig {
+                key_prefix: format!("wraps-test-{}", uuid::Uuid::new_v4().simple()),
+                ..config
+            };
+            Arc::new(Streams::redis(&url, config).await.unwrap())
+        }
+        _ => Arc::new(Streams::in_process(config).unwrap()),
+    }
+}
+
+impl Harness {
+    async fn new(ses: Arc<FakeSes>) -> Self {
+        let store = store::test_support::fresh_store().await;
+        let org = store.create_org("Acme", "business").await.unwrap().id;
+        let request = CreateConnection {
+            account_id: Some("123456789012".into()),
+            region: Some("us-east-1".into()),
+            ..CreateConnection::default()
+        };
+        let options = RegisterOptions {
+            account_limit: None,
+            role_name: "role".into(),
+            api_base_url: "http://127.0.0.1:8080".into(),
+            created_by: None,
+        };
+        let (registered, _) = store
+            .register_connection(org, &request, &options)
+            .await
+            .unwrap();
+        let broadcaster = Arc::new(Broadcaster {
+            store: store.clone(),
+            streams: streams().await,
+            ses: Arc::new(FakeProvider(ses)),
+            pacers: Pacers::default(),
+            config: BroadcastConfig {
+                shards: 4,
+                chunk_size: 50,
+                quota_retry: Duration::from_millis(300),
+                ..BroadcastConfig::default()
+            },
+        });
+        Self {
+            store,
+            broadcaster,
+            org,
+            connection: registered.connection_id,
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    fn start(&self) {
+        let config = DispatcherConfig {
+            shards: 4,
+            lease: Duration::from_secs(3),
+            block: Duration::from_millis(100),
+            jobs_per_shard: JOBS_PER_SHARD,
+            promote_every: Duration::from_millis(50),
+            sweeper: SweeperConfig {
+                every: Duration::from_millis(100),
+                stall_after: Duration::from_secs(2),
+            },
+        };
+        let dispatcher = Dispatcher::new(self.broadcaster.clone(), config);
+        tokio::spawn(dispatcher.run(self.shutdown.clone()));
+    }
+
+    async fn contacts(&self, count: usize, prefix: &str, status: Option<&str>) -> Vec<String> {
+        let mut emails = Vec::with_capacity(count);
+        for i in 0..count {
+            let email = format!("{prefix}{i}@example.com");
+            let request = CreateContact {
+                email: Some(email.clone()),
+                first_name: Some(format!("Name{i}")),
+                email_status: status.map(|s| serde_json::from_value(serde_json::json!(s)).unwrap()),
+                ..CreateContact::default()
+            };
+            self.store.create_contact(self.org, &request).await.unwrap();
+            emails.push(email);
+        }
+        emails
+    }
+
+    fn batch(&self) -> NewBatch {
+        NewBatch {
+            connection_id: Some(self.connection),
+            name: "test".into(),
+            channel: "email".into(),
+            audience_type: Some(AudienceType::All),
+            from_email: Some("news@example.com".into()),
+            subject: Some("Hello {{firstName|there}}".into()),
+            html_content: Some("<p>Hi {{firstName}}</p>".into()),
+            ..NewBatch::default()
+        }
+    }
+
+    async fn create(&self, new: NewBatch) -> BatchId {
+        let batch = self.store.create_batch(self.org, &new).await.unwrap();
+        if batch.status == BatchStatus::Queued {
+            self.broadcaster.publish_fan_out(&batch).await.unwrap();
+        }
+        batch.id
+    }
+
+    async fn wait_for(&self, id: BatchId, done: impl Fn(&store::Batch) -> bool) -> store::Batch {
+        for _ in 0..600 {
+            let batch = self.store.get_batch(self.org, id).await.unwrap().unwrap();
+            if done(&batch) {
+                return batch;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("batch {id} did not reach the expected state in 30 s");
+    }
+
+    async fn wait_terminal(&self, id: BatchId) -> store::Batch {
+        self.wait_for(id, |b| b.status.is_terminal()).await
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn assert_no_duplicates(accepted: &[String]) {
+    let mut seen = HashMap::new();
+    for email in accepted {
+        *seen.entry(email.clone()).or_insert(0) += 1;
+    }
+    let duplicates: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(duplicates.is_empty(), "sent more than once: {duplicates:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_eligible_contact_sent_once() {
+    let ses = FakeSes::accepting();
+    let harness = Harness::new(ses.clone()).await;
+    harness.contacts(120, "ok", None).await;
+    harness.contacts(7, "gone", Some("unsubscribed")).await;
+    harness.start();
+
+    let id = harness.create(harness.batch()).await;
+    let batch = harness.wait_terminal(id).await;
+    assert_eq!(batch.status, BatchStatus::Completed);
+    assert_eq!(batch.counters.total_recipients, 120);
+    assert_eq!(batch.counters.sent, 120);
+    assert_eq!(batch.counters.processed_recipients, 120);
+    let accepted = ses.accepted();
+    assert_eq!(accepted.len(), 120);
+    assert_no_duplicates(&accepted);
+    assert!(accepted.iter().all(|email| email.starts_with("ok")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_ineligible_run_does_not_hide_eligible() {
+    let ses = FakeSes::accepting();
+    let harness = Harness::new(ses.clone()).await;
+    let early = harness.contacts(300, "a", None).await;
+    harness.contacts(40, "z", None).await;
+    // Unsubscribe the first 300 after fan-out would have frozen them: the
+    // chunks then consist of ineligible contacts followed by eligible ones.
+    let id = harness.create(harness.batch()).await;
+    let batch = harness
+        .store
+        .get_batch(harness.org, id)
+        .await
+        .unwrap()
+        .unwrap();
+    harness.store.fan_out_batch(&batch, 50).await.unwrap();
+    for email in &early {
+        let patch = schemas::contacts::PatchContact {
+            email_status: Some(schemas::contacts::EmailStatus::Unsubscribed),
+            ..Default::default()
+        };
+        let contact = harness
+            .store
+            .resolve_contact(harness.org, email)
+            .await
+            .unwrap()
+            .unwrap();
+        harness
+            .store
+            .patch_contact(harness.org, contact, &patch)
+            .await
+            .unwrap();
+    }
+    harness.start();
+
+    let batch = harness.wait_terminal(id).await;
+    assert_eq!(batch.status, BatchStatus::Completed);
+    assert_eq!(batch.counters.sent, 40);
+    assert_eq!(batch.counters.skipped, 300);
+    assert_eq!(ses.accepted().len(), 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_storm_counts_nothing_as_failed() {
+    let storm = Arc::new(AtomicBool::new(true));
+    let flag = storm.clone();
+    let ses = FakeSes::new(move |call, _| {
+        if flag.load(Ordering::SeqCst) && call % 3 == 0 {
+            SendOutcome::RetryLater {
+                after: Duration::from_millis(100),
+                reason: "TooManyRequestsException".into(),
+            }
+        } else {
+            SendOutcome::Sent {
+                message_id: uuid::Uuid::new_v4().to_string(),
+            }
+        }
+    });
+    let harness = Harness::new(ses.clone()).await;
+    harness.contacts(200, "t", None).await;
+    harness.start();
+    let id = harness.create(harness.batch()).await;
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let during = harness
+        .store
+        .get_batch(harness.org, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        during.counters.failed, 0,
+        "a throttle must never count as failed"
+    );
+    storm.store(false, Ordering::SeqCst);
+
+    let batch = harness.wait_terminal(id).await;
+    assert_eq!(batch.status, BatchStatus::Completed);
+    assert_eq!(batch.counters.sent, 200);
+    assert_eq!(batch.counters.failed, 0);
+    assert_no_duplicates(&ses.accepted());
+    assert_eq!(ses.accepted().len(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_after_accept_is_unknown_not_resent() {
+    let ses = FakeSes::new(|_, message| {
+        if message.to.starts_with("slow") {
+            SendOutcome::Unknown {
+                reason: "timed out after the request was sent".into(),
+            }
+        } else {
+            SendOutcome::Sent {
+                message_id: uuid::Uuid::new_v4().to_string(),
+            }
+        }
+    });
+    let harness = Harness::new(ses.clone()).await;
+    harness.contacts(10, "slow", None).await;
+    harness.contacts(30, "fast", None).await;
+    harness.start();
+
+    let id = harness.create(harness.batch()).await;
+    let batch = harness.wait_terminal(id).await;
+    assert_eq!(batch.status, BatchStatus::Completed);
+    assert_eq!(batch.counters.unknown, 10);
+    assert_eq!(batch.counters.sent, 30);
+    let slow_attempts = ses
+        .accepted()
+        .iter()
+        .filter(|e| e.starts_with("slow"))
+        .count();
+    assert_eq!(
+        slow_attempts, 10,
+        "an unknown outcome must never be sent again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_within_a_chunk() {
+    let ses = FakeSes::new(|_, _| {
+        std::thread::sleep(Duration::from_millis(5));
+        SendOutcome::Sent {
+            message_id: uuid::Uuid::new_v4().to_string(),
+        }
+    });
+    let harness = Harness::new(ses.clone()).await;
+    harness.contacts(600, "c", None).await;
+    harness.start();
+
+    let id = harness.create(harness.batch()).await;
+    harness.wait_for(id, |b| b.counters.sent > 0).await;
+    let cancelled = harness.store.cancel_batch(harness.org, id).await.unwrap();
+    assert!(cancelled.is_ok());
+    let at_cancel = ses.accepted().len();
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = ses.accepted().len();
+    // Each running chunk checks for the cancel before every call of at most
+    // 50 recipients, so at most one call per running chunk finishes after it.
+    let bound = JOBS_PER_SHARD * 50;
+    assert!(
+        after <= at_cancel + bound,
+        "sent {} more after the cancel",
+        after - at_cancel
+    );
+    assert!(after < 600);
+    let batch = harness
+        .store
+        .get_batch(harness.org, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(batch.status, BatchStatus::Cancelled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_list_entries_get_one_message() {
+    let ses = FakeSes::accepting();
+    let harness = Harness::new(ses.clone()).await;
+    harness.contacts(3, "l", None).await;
+    let ids: Vec<String> = ["l0@example.com", "l1@example.com"]
+        .iter()
+        .map(|email| async {
+            harness
+                .store
+                .resolve_contact(harness.org, email)
+                .await
+                .unwrap()
+                .unwrap()
+                .to_string()
+        })
+        .collect::<futures::future::JoinAll<_>>()
+        .await;
+    harness.start();
+
+    let mut new = harness.batch();
+    new.audience_type = Some(AudienceType::List);
+    new.recipient_list = Some(vec![ids[0].clone(), ids[1].clone(), ids[0].clone()]);
+    let id = harness.create(new).await;
+    let batch = harness.wait_terminal(id).await;
+    assert_eq!(batch.counters.total_recipients, 2);
+    assert_eq!(batch.counters.sent, 2);
+    assert_eq!(ses.accepted().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_sender_fails_with_reason() {
+    let ses = FakeSes::accepting();
+    let harness = Harness::new(ses.clone()).await;
+    harness.contacts(5, "m", None).await;
+    harness.start();
+
+    let mut new = harness.batch();
+    new.from_email = None;
+    let id = harness.create(new).await;
+    let batch = harness.wait_terminal(id).await;
+    assert_eq!(batch.status, BatchStatus::Failed);
+    assert!(batch.error_message.unwrap().contains("No sender"));
+    assert!(ses.accepted().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_batch_starts_at_its_time() {
+    let ses = FakeSes::accepting();
+    let harness = Harness::new(ses.clone()).await;
+    harness.contacts(5, "s", None).await;
+    harness.start();
+
+    let mut new = harness.batch();
+    new.scheduled_for = Some(Utc::now() + chrono::Duration::milliseconds(1500));
+    let id = harness.create(new).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = harness
+        .store
+        .get_batch(harness.org, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before.status, BatchStatus::Scheduled);
+    assert!(ses.accepted().is_empty());
+
+    let batch = harness.wait_terminal(id).await;
+    assert_eq!(batch.status, BatchStatus::Completed);
+    assert_eq!(ses.accepted().len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashed_hand_off_ends_unknown() {
+    let ses = FakeSes::accepting();
+    let harness = Harness::new(ses.clone()).await;
+    harness.contacts(60, "k", None).await;
+
+    // A sender claims chunk 0, hands off ten recipients and dies before
+    // recording anything.
+    let id = harness.create(harness.batch()).await;
+    let batch = harness
+        .store
+        .get_batch(harness.org, id)
+        .await
+        .unwrap()
+        .unwrap();
+    harness.store.fan_out_batch(&batch, 50).await.unwrap();
+    let batch = harness
+        .store
+        .get_batch(harness.org, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let claim = harness
+        .store
+        .claim_chunk(&batch, 0, "dead-sender")
+        .await
+        .unwrap();
+    let ten: Vec<_> = claim
+        .recipients
+        .iter()
+        .take(10)
+        .map(|r| r.contact_id)
+        .collect();
+    assert_eq!(
+        harness
+            .store
+            .hand_off(id, "dead-sender", &ten)
+            .await
+            .unwrap()
+            .len(),
+        10
+    );
+
+    harness.start();
+    let batch = harness.wait_terminal(id).await;
+    assert_eq!(batch.status, BatchStatus::Completed);
+    assert_eq!(batch.counters.unknown, 10);
+    assert_eq!(batch.counters.sent, 50);
+    assert_eq!(
+        ses.accepted().len(),
+        50,
+        "the ten handed-off recipients must not be sent again"
+    );
+}
