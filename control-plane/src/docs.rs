@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(schemas::ApiError)),
     tags(
         (name = "health"), (name = "contacts"), (name = "topics"), (name = "connections"),
+        (name = "batch"), (name = "templates"),
     )
 )]
 pub struct ApiDoc;

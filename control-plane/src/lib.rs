@@ -25,7 +25,9 @@ use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use futures::future::BoxFuture;
+use ses::SesProvider;
 use store::Store;
+use streams::Streams;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -46,6 +48,9 @@ pub struct ApiConfig {
     pub plan_gates: bool,
     pub body_limit_bytes: usize,
     pub idempotency_ttl: Duration,
+    /// Number of dispatcher shards; jobs for an AWS account go to
+    /// `schemas::jobs::shard_for_account(account, shards)`.
+    pub shards: u32,
 }
 
 impl Default for ApiConfig {
@@ -56,6 +61,7 @@ impl Default for ApiConfig {
             plan_gates: true,
             body_limit_bytes: 1024 * 1024,
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
+            shards: 16,
         }
     }
 }
@@ -83,14 +89,26 @@ impl Probe for StoreProbe {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Work queues to the dispatchers.
+    pub streams: Arc<Streams>,
+    /// SES clients, for publishing templates into customers' accounts.
+    pub ses: Arc<dyn SesProvider>,
     pub config: Arc<ApiConfig>,
     pub probes: Arc<Vec<Arc<dyn Probe>>>,
 }
 
 impl AppState {
-    pub fn new(store: Store, config: ApiConfig, probes: Vec<Arc<dyn Probe>>) -> Self {
+    pub fn new(
+        store: Store,
+        streams: Arc<Streams>,
+        ses: Arc<dyn SesProvider>,
+        config: ApiConfig,
+        probes: Vec<Arc<dyn Probe>>,
+    ) -> Self {
         Self {
             store,
+            streams,
+            ses,
             config: Arc::new(config),
             probes: Arc::new(probes),
         }
@@ -103,6 +121,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .merge(routes::contacts::router())
         .merge(routes::topics::router())
         .merge(routes::connections::router())
+        .merge(routes::batch::router())
+        .merge(routes::templates::router())
 }
 
 /// The OpenAPI 3.0.3 document for a deployment reached at `server_url`.

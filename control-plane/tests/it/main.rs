@@ -3,12 +3,14 @@
 //! PostgreSQL when `WRAPS_TEST_DATABASE_URL` is set.
 
 mod auth;
+mod batch;
 mod connections;
 mod contacts;
 mod errors;
 mod health;
 mod idempotency;
 mod openapi;
+mod templates;
 mod topics;
 
 use std::sync::Arc;
@@ -28,6 +30,9 @@ use tower::ServiceExt;
 pub struct TestApp {
     pub router: Router,
     pub store: Store,
+    pub streams: Arc<streams::Streams>,
+    /// Every template the API published to SES.
+    pub ses: Arc<RecordingSes>,
     pub org: OrgId,
     pub key: String,
     pub other_org: OrgId,
@@ -64,10 +69,21 @@ impl TestApp {
             .await
             .unwrap()
             .plaintext;
-        let state = AppState::new(store.clone(), ApiConfig::default(), probes);
+        let streams =
+            Arc::new(streams::Streams::in_process(streams::StreamsConfig::default()).unwrap());
+        let ses = Arc::new(RecordingSes::default());
+        let state = AppState::new(
+            store.clone(),
+            streams.clone(),
+            ses.clone(),
+            ApiConfig::default(),
+            probes,
+        );
         Self {
             router: app(state),
             store,
+            streams,
+            ses,
             org,
             key,
             other_org,
@@ -143,4 +159,70 @@ pub fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
         "no error message: {}",
         reply.body
     );
+}
+
+/// Template content published to SES: name, subject, HTML and text.
+pub type PublishedTemplate = (String, String, String, Option<String>);
+
+/// An SES account that records published templates; the API sends nothing.
+#[derive(Clone, Default)]
+pub struct RecordingSes {
+    pub templates: Arc<std::sync::Mutex<Vec<PublishedTemplate>>>,
+}
+
+#[async_trait::async_trait]
+impl ses::SesClient for RecordingSes {
+    async fn send_email(&self, _: &ses::EmailMessage) -> ses::SendOutcome {
+        ses::SendOutcome::Failed {
+            reason: "the API does not send".into(),
+        }
+    }
+
+    async fn send_bulk_email(&self, message: &ses::BulkMessage) -> Vec<ses::SendOutcome> {
+        vec![
+            ses::SendOutcome::Failed {
+                reason: "the API does not send".into()
+            };
+            message.entries.len()
+        ]
+    }
+
+    async fn get_account(&self) -> Result<ses::AccountQuota, ses::SesError> {
+        Ok(ses::AccountQuota {
+            max_send_rate: 14.0,
+            max_24h_send: 200.0,
+            sent_last_24h: 0.0,
+            sending_enabled: true,
+            production_access_enabled: false,
+            enforcement_status: None,
+        })
+    }
+
+    async fn upsert_template(
+        &self,
+        name: &str,
+        subject: &str,
+        html: &str,
+        text: Option<&str>,
+    ) -> Result<(), ses::SesError> {
+        let entry = (
+            name.to_owned(),
+            subject.to_owned(),
+            html.to_owned(),
+            text.map(str::to_owned),
+        );
+        self.templates.lock().unwrap().push(entry);
+        Ok(())
+    }
+
+    async fn delete_template(&self, _: &str) -> Result<(), ses::SesError> {
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl ses::SesProvider for RecordingSes {
+    async fn client(&self, _: &ses::ConnectionTarget) -> Arc<dyn ses::SesClient> {
+        Arc::new(self.clone())
+    }
 }
