@@ -41,8 +41,14 @@ pub struct Config {
     /// Lease of a shard owner, in seconds; another dispatcher takes the
     /// shard over when the owner fails to renew within it.
     pub shard_lease_secs: u64,
+    /// Seconds a dispatcher may hold a job without acknowledging it before
+    /// another dispatcher takes it over. Longer than an SES call may take.
+    pub delivery_lease_secs: u64,
     /// `text` or `json`.
     pub log_format: LogFormat,
+    /// SES endpoint in place of AWS, for example the simulator started by
+    /// `wrapsd ses-sim`. With it set, no AWS credentials or roles are used.
+    pub ses_endpoint_url: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -66,7 +72,9 @@ impl Default for Config {
             plan_gates: true,
             shards: 16,
             shard_lease_secs: 10,
+            delivery_lease_secs: 60,
             log_format: LogFormat::Text,
+            ses_endpoint_url: None,
         }
     }
 }
@@ -127,6 +135,12 @@ impl Config {
         if let Some(v) = get("WRAPS_SHARD_LEASE_SECS") {
             self.shard_lease_secs = parse_named("WRAPS_SHARD_LEASE_SECS", &v)?;
         }
+        if let Some(v) = get("WRAPS_SES_ENDPOINT_URL") {
+            self.ses_endpoint_url = Some(v);
+        }
+        if let Some(v) = get("WRAPS_DELIVERY_LEASE_SECS") {
+            self.delivery_lease_secs = parse_named("WRAPS_DELIVERY_LEASE_SECS", &v)?;
+        }
         if let Some(v) = get("WRAPS_LOG_FORMAT") {
             self.log_format = match v.as_str() {
                 "text" => LogFormat::Text,
@@ -157,6 +171,11 @@ impl Config {
                 bail!("invalid public_url (WRAPS_PUBLIC_URL) {url:?}: expected an http:// or https:// URL");
             }
         }
+        if let Some(url) = &self.ses_endpoint_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("invalid ses_endpoint_url (WRAPS_SES_ENDPOINT_URL) {url:?}: expected an http:// or https:// URL");
+            }
+        }
         if !(1..=1024).contains(&self.shards) {
             bail!(
                 "invalid shards (WRAPS_SHARDS) {}: expected 1 to 1024",
@@ -167,6 +186,12 @@ impl Config {
             bail!(
                 "invalid shard_lease_secs (WRAPS_SHARD_LEASE_SECS) {}: expected 2 to 300",
                 self.shard_lease_secs
+            );
+        }
+        if !(2..=3600).contains(&self.delivery_lease_secs) {
+            bail!(
+                "invalid delivery_lease_secs (WRAPS_DELIVERY_LEASE_SECS) {}: expected 2 to 3600",
+                self.delivery_lease_secs
             );
         }
         if self.redis_prefix.is_empty() || self.redis_prefix.contains(['{', '}', ' ']) {

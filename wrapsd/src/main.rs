@@ -4,6 +4,7 @@
 mod admin;
 mod config;
 mod import;
+mod quickstart;
 mod serve;
 mod telemetry;
 
@@ -31,6 +32,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a real broadcast end to end on the embedded default: an SES
+    /// simulator, SQLite, the bundled contact export and live progress.
+    Quickstart(quickstart::QuickstartArgs),
     /// Run the API and the dispatcher in one process (the embedded default).
     Serve,
     /// Run only the API; needs PostgreSQL and Redis shared with dispatchers.
@@ -56,6 +60,9 @@ enum Command {
     DeadLetters(DeadLettersCommand),
     /// Print the OpenAPI document.
     Openapi,
+    /// Run an SES v2 simulator for tests, demos and load tests.
+    #[command(name = "ses-sim")]
+    SesSim(load_tests::SesSimArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -190,7 +197,8 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    telemetry::init_logging(config.log_format);
+    let quiet = matches!(cli.command, Command::Quickstart(_));
+    telemetry::init_logging(config.log_format, if quiet { "warn" } else { "info" });
 
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -210,6 +218,8 @@ fn main() -> std::process::ExitCode {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
+        Command::Quickstart(args) => quickstart::run(args, config).await,
+        Command::SesSim(args) => load_tests::run_ses_sim(args).await,
         Command::Serve => serve::run(config, serve::Role::Both).await,
         Command::Api => serve::run(config, serve::Role::Api).await,
         Command::Dispatch => serve::run(config, serve::Role::Dispatcher).await,

@@ -3,11 +3,16 @@
 //! together on Ctrl-C or SIGTERM.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use control_plane::{ApiConfig, AppState, Probe, StoreProbe};
-use dispatcher::{Dispatcher, DispatcherConfig};
+use dispatcher::pacer::Pacers;
+use dispatcher::{
+    BroadcastConfig, Broadcaster, Dispatcher, DispatcherConfig, SesProvider, SweeperConfig,
+};
 use futures::future::BoxFuture;
+use ses::{AssumeRole, AwsConnection, ConnectionTarget, SesClients, SesSettings};
 use store::{KeyType, Store};
 use streams::{Streams, StreamsConfig};
 use tokio_util::sync::CancellationToken;
@@ -29,6 +34,7 @@ pub enum Role {
 pub async fn open_streams(config: &Config) -> anyhow::Result<Streams> {
     let streams_config = StreamsConfig {
         key_prefix: config.redis_prefix.clone(),
+        delivery_lease: Duration::from_secs(config.delivery_lease_secs),
         ..StreamsConfig::default()
     };
     match &config.redis_url {
@@ -39,7 +45,32 @@ pub async fn open_streams(config: &Config) -> anyhow::Result<Streams> {
     }
 }
 
+/// A started server: its tasks and the address the API listens on.
+pub struct Running {
+    pub shutdown: CancellationToken,
+    pub api_addr: Option<std::net::SocketAddr>,
+    pub store: Store,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl Running {
+    /// Waits until every task ended, after Ctrl-C, SIGTERM or `shutdown`.
+    pub async fn wait(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+        tracing::info!("wrapsd stopped");
+    }
+}
+
 pub async fn run(config: Config, role: Role) -> anyhow::Result<()> {
+    let running = start(config, role, true).await?;
+    tokio::spawn(cancel_on_signal(running.shutdown.clone()));
+    running.wait().await;
+    Ok(())
+}
+
+/// Starts the requested halves and returns once the API listens. With
+/// `bootstrap`, an empty store gets a default organisation and a printed key.
+pub async fn start(config: Config, role: Role, bootstrap: bool) -> anyhow::Result<Running> {
     if role != Role::Both && config.redis_url.is_none() {
         anyhow::bail!(
             "`wrapsd {}` needs WRAPS_REDIS_URL: in-process streams cannot connect separate processes; use `wrapsd serve` for one process",
@@ -51,21 +82,40 @@ pub async fn run(config: Config, role: Role) -> anyhow::Result<()> {
     let streams = Arc::new(open_streams(&config).await?);
     telemetry::start_metrics(config.metrics_listen)?;
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
 
+    let ses: Arc<dyn SesProvider> = Arc::new(SdkSesProvider::new(&config)?);
     let mut tasks = tokio::task::JoinSet::new();
     if role != Role::Api {
-        let dispatcher = Dispatcher::new(streams.clone(), dispatcher_config(&config));
+        let broadcaster = Arc::new(Broadcaster {
+            store: store.clone(),
+            streams: streams.clone(),
+            ses: ses.clone(),
+            pacers: Pacers::default(),
+            config: broadcast_config(&config),
+        });
+        let dispatcher = Dispatcher::new(broadcaster, dispatcher_config(&config));
         tasks.spawn(dispatcher.run(shutdown.clone()));
     }
+
+    let mut api_addr = None;
     if role != Role::Dispatcher {
-        bootstrap_default_org(&store).await?;
+        if bootstrap {
+            bootstrap_default_org(&store).await?;
+        }
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (WRAPS_LISTEN)", config.listen))?;
-        let state = AppState::new(store.clone(), api_config(&config), probes(&store, &streams));
+        let local = listener.local_addr()?;
+        api_addr = Some(local);
+        let state = AppState::new(
+            store.clone(),
+            streams.clone(),
+            ses.clone(),
+            api_config(&config),
+            probes(&store, &streams),
+        );
         let app = control_plane::app(state);
-        tracing::info!(listen = %config.listen, public_url = config.public_url(), "API listening");
+        tracing::info!(listen = %local, public_url = config.public_url(), "API listening");
         let stop = shutdown.clone();
         tasks.spawn(async move {
             let served = axum::serve(listener, app)
@@ -78,9 +128,70 @@ pub async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         });
     }
 
-    while tasks.join_next().await.is_some() {}
-    tracing::info!("wrapsd stopped");
-    Ok(())
+    Ok(Running {
+        shutdown,
+        api_addr,
+        store,
+        tasks,
+    })
+}
+
+fn broadcast_config(config: &Config) -> BroadcastConfig {
+    BroadcastConfig {
+        shards: config.shards,
+        public_url: config.public_url(),
+        ..BroadcastConfig::default()
+    }
+}
+
+/// SES clients from aws-sdk-sesv2. With an endpoint override (the simulator
+/// or another SES-compatible endpoint) the clients use fixed placeholder
+/// credentials and assume no role, so nothing ever reaches AWS itself.
+struct SdkSesProvider {
+    clients: SesClients,
+    assume_roles: bool,
+}
+
+impl SdkSesProvider {
+    fn new(config: &Config) -> anyhow::Result<Self> {
+        let settings = SesSettings {
+            endpoint_url: config.ses_endpoint_url.clone(),
+            ..SesSettings::default()
+        };
+        let (clients, assume_roles) = match &config.ses_endpoint_url {
+            Some(_) => {
+                let credentials = ses::Credentials::new(
+                    "wrapsd-simulator",
+                    "wrapsd-simulator",
+                    None,
+                    None,
+                    "wrapsd",
+                );
+                (SesClients::with_credentials(settings, credentials)?, false)
+            }
+            None => (SesClients::new(settings)?, true),
+        };
+        Ok(Self {
+            clients,
+            assume_roles,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl SesProvider for SdkSesProvider {
+    async fn client(&self, connection: &ConnectionTarget) -> Arc<dyn ses::SesClient> {
+        let role = self.assume_roles.then(|| AssumeRole {
+            role_arn: connection.role_arn.clone(),
+            external_id: Some(connection.external_id.clone()),
+        });
+        let connection = AwsConnection {
+            account_id: connection.account_id.clone(),
+            region: connection.region.clone(),
+            role,
+        };
+        self.clients.client(&connection).await
+    }
 }
 
 fn api_config(config: &Config) -> ApiConfig {
@@ -88,15 +199,23 @@ fn api_config(config: &Config) -> ApiConfig {
         public_base_url: config.public_url(),
         role_name: config.role_name.clone(),
         plan_gates: config.plan_gates,
+        shards: config.shards,
         ..ApiConfig::default()
     }
 }
 
 fn dispatcher_config(config: &Config) -> DispatcherConfig {
+    let defaults = DispatcherConfig::default();
     DispatcherConfig {
         shards: config.shards,
         lease: config.shard_lease(),
-        ..DispatcherConfig::default()
+        sweeper: SweeperConfig {
+            // A batch counts as stalled only after its jobs could have been
+            // reclaimed, so the sweeper does not race the streams' own recovery.
+            stall_after: Duration::from_secs(config.delivery_lease_secs * 2),
+            ..defaults.sweeper.clone()
+        },
+        ..defaults
     }
 }
 

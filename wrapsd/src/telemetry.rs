@@ -7,10 +7,10 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 /// Logs to stderr, so that commands that print results (an API key, an id)
-/// keep stdout for them. `RUST_LOG` overrides the default `info` level.
-pub fn init_logging(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+/// keep stdout for them. `RUST_LOG` overrides `default_level`.
+pub fn init_logging(format: LogFormat, default_level: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},sqlx=warn")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
