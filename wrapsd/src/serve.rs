@@ -21,6 +21,10 @@ use crate::admin::open_store;
 use crate::config::Config;
 use crate::telemetry;
 
+/// How long open API connections (progress streams, slow requests) may
+/// take to finish after a shutdown was requested.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     /// API and dispatcher in one process.
@@ -118,12 +122,21 @@ pub async fn start(config: Config, role: Role, bootstrap: bool) -> anyhow::Resul
         tracing::info!(listen = %local, public_url = config.public_url(), "API listening");
         let stop = shutdown.clone();
         tasks.spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(stop.clone().cancelled_owned())
-                .await;
-            if let Err(err) = served {
-                tracing::error!(error = %err, "API server failed");
-                stop.cancel();
+            let server = axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
+            // Graceful shutdown waits for open connections, and a progress
+            // stream stays open until its batch ends; give them a bounded time.
+            let deadline = async {
+                stop.cancelled().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            };
+            tokio::select! {
+                served = server => {
+                    if let Err(err) = served {
+                        tracing::error!(error = %err, "API server failed");
+                        stop.cancel();
+                    }
+                }
+                _ = deadline => tracing::warn!(grace = ?SHUTDOWN_GRACE, "closing connections still open after the shutdown grace period"),
             }
         });
     }
