@@ -757,14 +757,7 @@ fn acting_user(auth: &AuthContext) -> String {
 }
 
 fn parse_batch_id(raw: &str) -> Result<BatchId, AppError> {
-    if raw.chars().count() > 36 {
-        return Err(AppError::invalid_field(
-            "id",
-            "must be at most 36 characters",
-        ));
-    }
-    raw.parse()
-        .map_err(|_| AppError::not_found(BATCH_NOT_FOUND))
+    super::path_id(raw, BATCH_NOT_FOUND)
 }
 
 async fn load_batch(store: &Store, org: OrgId, raw: &str) -> Result<Batch, AppError> {

@@ -301,14 +301,7 @@ fn conflict(body: TemplateConflict) -> Response {
 }
 
 fn parse_template_id(raw: &str) -> Result<TemplateId, AppError> {
-    if raw.chars().count() > 36 {
-        return Err(AppError::invalid_field(
-            "id",
-            "must be at most 36 characters",
-        ));
-    }
-    raw.parse()
-        .map_err(|_| AppError::not_found(TEMPLATE_NOT_FOUND))
+    super::path_id(raw, TEMPLATE_NOT_FOUND)
 }
 
 async fn load_template(store: &Store, org: OrgId, raw: &str) -> Result<Template, AppError> {
