@@ -69,8 +69,7 @@ impl TestApp {
             .await
             .unwrap()
             .plaintext;
-        let streams =
-            Arc::new(streams::Streams::in_process(streams::StreamsConfig::default()).unwrap());
+        let streams = test_streams().await;
         let ses = Arc::new(RecordingSes::default());
         let state = AppState::new(
             store.clone(),
@@ -146,6 +145,21 @@ impl TestApp {
         let reply = self.call(Method::POST, "/v1/topics", Some(body)).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.body
+    }
+}
+
+/// In-process streams, or Redis under a key prefix of this test's own when
+/// `WRAPS_TEST_REDIS_URL` is set.
+async fn test_streams() -> Arc<streams::Streams> {
+    match std::env::var("WRAPS_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => {
+            let config = streams::StreamsConfig {
+                key_prefix: format!("wraps-test-{}", uuid::Uuid::new_v4().simple()),
+                ..streams::StreamsConfig::default()
+            };
+            Arc::new(streams::Streams::redis(&url, config).await.unwrap())
+        }
+        _ => Arc::new(streams::Streams::in_process(streams::StreamsConfig::default()).unwrap()),
     }
 }
 
