@@ -72,7 +72,7 @@ pub async fn run_ses_sim(args: SesSimArgs) -> anyhow::Result<()> {
     let server = sim::start(args.to_config(), args.listen).await?;
     let endpoint = server.endpoint();
     tracing::info!(%endpoint, "SES simulator ready; stop it with Ctrl-C");
-    tracing::info!("point SES clients at it: export AWS_ENDPOINT_URL_SESV2={endpoint}");
+    tracing::info!("point wrapsd at it with WRAPS_SES_ENDPOINT_URL={endpoint} (other SES clients: AWS_ENDPOINT_URL_SESV2={endpoint})");
 
     let signal = tokio::signal::ctrl_c().await;
     server.shutdown().await;

@@ -172,8 +172,20 @@ impl CreateBatch {
         v.max_chars("subject", self.subject.as_deref(), 998);
         v.max_chars("previewText", self.preview_text.as_deref(), 500);
         v.max_chars("from", self.from.as_deref(), 255);
+        v.email(
+            "from",
+            self.from
+                .as_deref()
+                .filter(|from| from.chars().count() <= 255),
+        );
         v.max_chars("fromName", self.from_name.as_deref(), 100);
         v.max_chars("replyTo", self.reply_to.as_deref(), 255);
+        v.email(
+            "replyTo",
+            self.reply_to
+                .as_deref()
+                .filter(|to| to.chars().count() <= 255),
+        );
         v.max_chars("templateId", self.template_id.as_deref(), 36);
         v.max_chars("body", self.body.as_deref(), 1600);
         v.max_chars("senderId", self.sender_id.as_deref(), 20);

@@ -88,6 +88,13 @@ pub async fn start(config: Config, role: Role, bootstrap: bool) -> anyhow::Resul
     let shutdown = CancellationToken::new();
 
     let ses: Arc<dyn SesProvider> = Arc::new(SdkSesProvider::new(&config)?);
+    match &config.ses_endpoint_url {
+        Some(endpoint) => tracing::info!(
+            endpoint,
+            "SES calls go to the configured endpoint, without AWS credentials"
+        ),
+        None => tracing::info!("SES calls go to AWS, assuming each connection's role"),
+    }
     let mut tasks = tokio::task::JoinSet::new();
     if role != Role::Api {
         let broadcaster = Arc::new(Broadcaster {
@@ -111,6 +118,11 @@ pub async fn start(config: Config, role: Role, bootstrap: bool) -> anyhow::Resul
             .with_context(|| format!("cannot listen on {} (WRAPS_LISTEN)", config.listen))?;
         let local = listener.local_addr()?;
         api_addr = Some(local);
+        // With port 0 the public URL must name the port actually bound.
+        let mut config = config.clone();
+        if config.public_url.is_none() {
+            config.public_url = Some(format!("http://{local}"));
+        }
         let state = AppState::new(
             store.clone(),
             streams.clone(),

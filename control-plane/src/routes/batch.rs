@@ -148,7 +148,11 @@ async fn create_batch(
         owned_connection(&state.store, org, body.aws_account_id.as_deref()).await?
     else {
         tracing::warn!(target: "api.authz_denied", organization_id = %org, "batch rejected: the AWS account is not a connection of the organization");
-        return Ok(account_rejected(channel, now));
+        let looks_like_account_number = body
+            .aws_account_id
+            .as_deref()
+            .is_some_and(schemas::connections::is_aws_account_id);
+        return Ok(account_rejected(channel, now, looks_like_account_number));
     };
     let audience = resolve_audience(&state.store, org, &body).await?;
     let template_id = check_template(&state.store, org, &body).await?;
@@ -693,14 +697,20 @@ async fn owned_connection(
 
 /// Builds the 403 response for a foreign AWS account: the hosted service's
 /// batch shape plus `error` and `code`.
-fn account_rejected(channel: Channel, now: DateTime<Utc>) -> Response {
+fn account_rejected(channel: Channel, now: DateTime<Utc>, account_number_given: bool) -> Response {
+    let mut error = String::from("AWS account does not belong to this organization");
+    if account_number_given {
+        // A common mistake: the field takes the connection id, not the
+        // 12-digit AWS account number.
+        error.push_str(". awsAccountId takes the connectionId returned by POST /v1/connections, not the AWS account number");
+    }
     let body = BatchRejected {
         id: String::new(),
         status: "error".into(),
         channel: channel.as_str().into(),
         total_recipients: 0,
         created_at: now,
-        error: "AWS account does not belong to this organization".into(),
+        error,
         code: ErrorCode::Forbidden,
     };
     (StatusCode::FORBIDDEN, Json(body)).into_response()

@@ -1452,3 +1452,57 @@ async fn events_of_a_finished_batch_end_at_once() {
     assert_eq!(name, "end");
     assert!(next_event(&mut body, &mut buffer).await.is_none());
 }
+
+#[tokio::test]
+async fn invalid_sender_address_is_422() {
+    let app = TestApp::new().await;
+    let connection = app
+        .call(
+            Method::POST,
+            "/v1/connections",
+            Some(json!({ "accountId": "123456789012", "region": "us-east-1" })),
+        )
+        .await;
+    let body = json!({
+        "awsAccountId": connection.body["connectionId"],
+        "from": "not an email",
+        "replyTo": "also wrong",
+        "subject": "s",
+        "htmlContent": "<p>x</p>",
+    });
+    let reply = app.call(Method::POST, "/v1/batch", Some(body)).await;
+    assert_error(
+        &reply,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_FAILED",
+    );
+    let paths: Vec<&str> = reply.body["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["from", "replyTo"]);
+}
+
+#[tokio::test]
+async fn account_number_instead_of_connection_id_is_explained() {
+    let app = TestApp::new().await;
+    app.call(
+        Method::POST,
+        "/v1/connections",
+        Some(json!({ "accountId": "123456789012", "region": "us-east-1" })),
+    )
+    .await;
+    let body = json!({ "awsAccountId": "123456789012", "from": "a@example.com", "subject": "s", "htmlContent": "<p>x</p>" });
+    let reply = app.call(Method::POST, "/v1/batch", Some(body)).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(
+        reply.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("connectionId"),
+        "{}",
+        reply.body
+    );
+}
