@@ -198,6 +198,19 @@ impl Store {
         .await?;
         tx.commit().await?;
 
+        // Fresh statistics let PostgreSQL's planner pick the primary key for
+        // the per-call updates that follow; with the statistics of an empty
+        // table it may scan the status index instead, which grows with
+        // every update until a vacuum runs.
+        if self.backend == Backend::Postgres {
+            if let Err(err) = sqlx::query::<Any>("ANALYZE batch_recipients")
+                .execute(&self.writer)
+                .await
+            {
+                tracing::warn!(batch_id = %batch.id, error = %err, "analyzing batch_recipients after fan-out failed");
+            }
+        }
+
         tracing::info!(batch_id = %batch.id, total, chunk_count, "batch audience frozen");
         Ok(FanOut {
             total,
