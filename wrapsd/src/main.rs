@@ -2,6 +2,7 @@
 //! the administration commands, in one executable.
 
 mod admin;
+mod bench;
 mod config;
 mod import;
 mod quickstart;
@@ -63,6 +64,11 @@ enum Command {
     /// Run an SES v2 simulator for tests, demos and load tests.
     #[command(name = "ses-sim")]
     SesSim(load_tests::SesSimArgs),
+    /// Benchmark one broadcast to N recipients through separate API,
+    /// dispatcher and simulator processes on 127.0.0.1, with PostgreSQL and
+    /// Redis.
+    #[command(name = "bench-broadcast")]
+    BenchBroadcast(bench::BenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -220,6 +226,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Quickstart(args) => quickstart::run(args, config).await,
         Command::SesSim(args) => load_tests::run_ses_sim(args).await,
+        Command::BenchBroadcast(args) => bench::run(args).await,
         Command::Serve => serve::run(config, serve::Role::Both).await,
         Command::Api => serve::run(config, serve::Role::Api).await,
         Command::Dispatch => serve::run(config, serve::Role::Dispatcher).await,
