@@ -274,7 +274,7 @@ async fn measure(args: &BenchArgs, admin_url: &Url) -> anyhow::Result<Results> {
     let targets = report::targets(args.content, args.recipients, &run, &ceiling, &sent.memory);
     Ok(Results {
         started_at,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: command_line(std::env::args()),
         recipients: args.recipients,
         content: args.content,
         machine,
@@ -294,6 +294,20 @@ async fn measure(args: &BenchArgs, admin_url: &Url) -> anyhow::Result<Results> {
         targets,
         log_dir: log_dir.display().to_string(),
     })
+}
+
+/// Joins the command line for the results, with the password of any URL
+/// argument (such as `--database-url`) replaced by `***`.
+fn command_line(args: impl Iterator<Item = String>) -> String {
+    args.map(|arg| match Url::parse(&arg) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => arg,
+    })
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 fn step(message: &str) {
@@ -441,7 +455,7 @@ async fn prepare_content(client: &ApiClient, content: ContentKind) -> anyhow::Re
     Ok(body)
 }
 
-/// What sending the broadcast measured.
+/// Measurements of the broadcast itself: timeline, resources and memory.
 struct Sent {
     watched: Watched,
     posted_at: DateTime<Utc>,
@@ -665,6 +679,22 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn command_line_hides_url_passwords() {
+        let args = [
+            "wrapsd",
+            "bench-broadcast",
+            "--database-url",
+            "postgres://bench:secret@127.0.0.1:5432/test",
+        ];
+        let line = command_line(args.iter().map(|arg| arg.to_string()));
+        assert!(!line.contains("secret"), "{line}");
+        assert!(
+            line.contains("postgres://bench:***@127.0.0.1:5432/test"),
+            "{line}"
+        );
     }
 
     #[test]
