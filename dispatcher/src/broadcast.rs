@@ -36,7 +36,7 @@ pub struct BroadcastConfig {
     pub send_concurrency: usize,
     /// Delay before a chunk paused by the daily quota is tried again.
     pub quota_retry: Duration,
-    /// How old a quota reading may get before `GetAccount` is called again.
+    /// Maximum age of a quota reading before `GetAccount` is called again.
     pub quota_refresh: Duration,
     /// Base URL of the public API, for links in messages.
     pub public_url: String,
@@ -71,7 +71,7 @@ pub enum JobOutcome {
     Failed(String),
 }
 
-/// What stopped a chunk before all its recipients were sent.
+/// Reason a chunk stopped before all its recipients were sent.
 enum Interruption {
     Cancelled,
     Stopping,
@@ -412,7 +412,10 @@ impl Broadcaster {
             }
             Interruption::AccountProblem(reason, detail) => {
                 release().await;
-                let message = format!("SES refused the account ({}): {detail}", reason.as_str());
+                let message = format!(
+                    "SES rejected sending from the account ({}): {detail}",
+                    reason.as_str()
+                );
                 metrics::counter!("wraps_broadcast_pauses_total", "reason" => reason.as_str())
                     .increment(1);
                 self.fail_batch(batch, &message).await;
@@ -576,7 +579,7 @@ impl Broadcaster {
     }
 }
 
-/// The SES view of a stored connection.
+/// Converts a stored connection into the form the SES crate takes.
 pub fn target(connection: &ConnectionCredentials) -> ConnectionTarget {
     ConnectionTarget {
         account_id: connection.account_id.clone(),

@@ -7,7 +7,7 @@ use ses::render::{self, RecipientFields, Template};
 use ses::{BulkEntry, BulkMessage, EmailMessage};
 use store::{Batch, ClaimedRecipient, Store, StoreError};
 
-/// Why a batch's content cannot be sent.
+/// Reason a batch's content cannot be sent.
 #[derive(Debug)]
 pub enum ContentError {
     Store(StoreError),

@@ -32,7 +32,7 @@ pub struct Quota {
     pub sent_last_24h: f64,
 }
 
-/// Why a request cannot be served now.
+/// Reason a request cannot be served now.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PaceError {
     /// The rolling 24-hour quota (less the reserve) is used up.

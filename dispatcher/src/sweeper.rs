@@ -50,7 +50,7 @@ pub async fn run_sweeper(
     }
 }
 
-/// One pass over the batches that need a dispatcher's attention.
+/// Runs one pass over the batches that need a dispatcher's attention.
 pub async fn sweep(broadcaster: &Broadcaster, config: &SweeperConfig) {
     let now = Utc::now();
     let stale_before = now - chrono::Duration::from_std(config.stall_after).unwrap_or_default();

@@ -61,7 +61,7 @@ pub struct ChunkClaim {
     pub unknown: i64,
 }
 
-/// What happened to one recipient handed to SES.
+/// Outcome of one recipient handed to SES.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RecipientOutcome {
     Sent {

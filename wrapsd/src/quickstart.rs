@@ -301,7 +301,7 @@ impl Client {
             .await
             .with_context(|| format!("{path} returned no JSON"))?;
         if !status.is_success() {
-            bail!("{path} answered {status}: {body}");
+            bail!("{path} returned {status}: {body}");
         }
         Ok(body)
     }
