@@ -180,20 +180,13 @@ impl ListContactsQuery {
         let mut v = Violations::new();
         let page = parse_positive(&mut v, "page", self.page.as_deref(), 1);
         let page_size = parse_positive(&mut v, "pageSize", self.page_size.as_deref(), 50).min(100);
-        let email_status = parse_enum(
-            &mut v,
+        let email_status = v.enum_value(
             "emailStatus",
             self.email_status.as_deref(),
             EmailStatus::parse,
         );
-        let sms_status = parse_enum(
-            &mut v,
-            "smsStatus",
-            self.sms_status.as_deref(),
-            SmsStatus::parse,
-        );
-        let preferred_channel = parse_enum(
-            &mut v,
+        let sms_status = v.enum_value("smsStatus", self.sms_status.as_deref(), SmsStatus::parse);
+        let preferred_channel = v.enum_value(
             "preferredChannel",
             self.preferred_channel.as_deref(),
             Channel::parse,
@@ -227,20 +220,6 @@ fn parse_positive(v: &mut Violations, path: &str, raw: Option<&str>, default: i6
             default
         }
     }
-}
-
-fn parse_enum<T>(
-    v: &mut Violations,
-    path: &str,
-    raw: Option<&str>,
-    parse: fn(&str) -> Option<T>,
-) -> Option<T> {
-    let raw = raw?;
-    let parsed = parse(raw);
-    if parsed.is_none() {
-        v.push(path, format!("unknown value {raw:?}"));
-    }
-    parsed
 }
 
 /// Deserializes a field that distinguishes "absent" (`None`) from an explicit

@@ -61,6 +61,22 @@ impl Violations {
         }
     }
 
+    /// Parses an optional enum value with `parse`, recording an unknown
+    /// value as a violation at `path`.
+    pub fn enum_value<T>(
+        &mut self,
+        path: &str,
+        raw: Option<&str>,
+        parse: fn(&str) -> Option<T>,
+    ) -> Option<T> {
+        let raw = raw?;
+        let parsed = parse(raw);
+        if parsed.is_none() {
+            self.push(path, format!("unknown value {raw:?}"));
+        }
+        parsed
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

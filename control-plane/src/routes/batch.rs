@@ -290,13 +290,7 @@ async fn list_recipients(
 ) -> Result<Json<RecipientList>, AppError> {
     let org = auth.organization_id;
     let mut v = Violations::new();
-    let status = query.status.as_deref().and_then(|raw| {
-        let status = RecipientStatus::parse(raw);
-        if status.is_none() {
-            v.push("status", format!("unknown value {raw:?}"));
-        }
-        status
-    });
+    let status = v.enum_value("status", query.status.as_deref(), RecipientStatus::parse);
     let limit = int_param(&mut v, "limit", query.limit.as_deref(), 50, 1, 1000);
     let offset = int_param(&mut v, "offset", query.offset.as_deref(), 0, 0, i64::MAX);
     v.finish().map_err(AppError::Validation)?;
@@ -782,20 +776,8 @@ fn batch_filter(query: &ListBatchesQuery) -> Result<BatchFilter, AppError> {
     let mut v = Violations::new();
     let page = int_param(&mut v, "page", query.page.as_deref(), 1, 1, i64::MAX);
     let page_size = int_param(&mut v, "pageSize", query.page_size.as_deref(), 20, 1, 100);
-    let status = query.status.as_deref().and_then(|raw| {
-        let status = BatchStatus::parse(raw);
-        if status.is_none() {
-            v.push("status", format!("unknown value {raw:?}"));
-        }
-        status
-    });
-    let channel = query.channel.as_deref().and_then(|raw| {
-        let channel = Channel::parse(raw);
-        if channel.is_none() {
-            v.push("channel", format!("unknown value {raw:?}"));
-        }
-        channel
-    });
+    let status = v.enum_value("status", query.status.as_deref(), BatchStatus::parse);
+    let channel = v.enum_value("channel", query.channel.as_deref(), Channel::parse);
     v.max_chars("search", query.search.as_deref(), 200);
     v.finish().map_err(AppError::Validation)?;
 

@@ -329,20 +329,8 @@ fn template_filter(query: &ListTemplatesQuery) -> Result<TemplateFilter, AppErro
             }
             cursor
         });
-    let status = query.status.as_deref().and_then(|raw| {
-        let status = TemplateStatus::parse(raw);
-        if status.is_none() {
-            v.push("status", format!("unknown value {raw:?}"));
-        }
-        status
-    });
-    let channel = query.channel.as_deref().and_then(|raw| {
-        let channel = Channel::parse(raw);
-        if channel.is_none() {
-            v.push("channel", format!("unknown value {raw:?}"));
-        }
-        channel
-    });
+    let status = v.enum_value("status", query.status.as_deref(), TemplateStatus::parse);
+    let channel = v.enum_value("channel", query.channel.as_deref(), Channel::parse);
     v.max_chars("search", query.search.as_deref(), 200);
     v.finish().map_err(AppError::Validation)?;
 
