@@ -36,7 +36,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
     }
 }
 
-/// Why a request was not authenticated; logged, never returned.
+/// Reason a request was not authenticated, which is logged and never returned.
 #[derive(Debug, Clone, Copy)]
 enum Denial {
     MissingHeader,

@@ -64,7 +64,7 @@ impl AppError {
         Self::Internal(Box::new(cause))
     }
 
-    /// A 422 naming a single invalid field.
+    /// Creates a 422 naming a single invalid field.
     pub fn invalid_field(path: &str, message: &str) -> Self {
         Self::Validation(vec![FieldError::new(path, message)])
     }

@@ -69,7 +69,7 @@ impl Default for ApiConfig {
 /// A dependency the readiness route checks.
 pub trait Probe: Send + Sync {
     fn name(&self) -> &'static str;
-    /// Resolves to `Err(reason)` when the dependency does not answer.
+    /// Resolves to `Err(reason)` when the dependency does not respond.
     fn check(&self) -> BoxFuture<'_, Result<(), String>>;
 }
 
@@ -115,7 +115,7 @@ impl AppState {
     }
 }
 
-/// The authenticated `/v1` resources, without their middleware.
+/// Returns the authenticated `/v1` resources, without their middleware.
 fn v1_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(routes::contacts::router())
@@ -125,7 +125,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .merge(routes::templates::router())
 }
 
-/// The OpenAPI 3.0.3 document for a deployment reached at `server_url`.
+/// Builds the OpenAPI 3.0.3 document for a deployment reached at `server_url`.
 pub fn openapi_document(server_url: &str) -> serde_json::Value {
     let (_, doc) = OpenApiRouter::<AppState>::with_openapi(docs::ApiDoc::openapi())
         .merge(routes::health::router())

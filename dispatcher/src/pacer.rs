@@ -2,7 +2,7 @@
 //! `MaxSendRate` and a rolling 24-hour budget from `Max24HourSend`.
 //!
 //! Tokens are counted per recipient, so a 50-destination bulk call spends 50.
-//! The bucket holds at most one second of tokens, which is the burst SES
+//! The bucket contains at most one second of tokens, which is the burst SES
 //! tolerates. A request larger than that is served in pieces, never refused
 //! forever. After a throttle the rate drops by a fifth and then climbs back
 //! by 2% per granted request until it reaches `MaxSendRate` again.

@@ -93,8 +93,8 @@ pub(crate) async fn consume(
 
         for delivery in deliveries {
             let Some(permit) = held.pop() else {
-                // More deliveries than permits cannot happen; an extra one is
-                // reclaimed after its lease.
+                // The reads ask for at most one delivery per permit. Should a
+                // backend return more, the extra one is reclaimed after its lease.
                 break;
             };
             let streams = streams.clone();

@@ -3,7 +3,7 @@
 //!
 //! Jobs can be lost: in-process streams vanish with the process, and a
 //! publish can fail after the store was written. The store is the source of
-//! truth, so every dispatcher periodically looks for batches whose state says
+//! truth, so every dispatcher periodically looks for batches whose state shows
 //! work is due but which made no progress for a while, and queues their jobs
 //! again. Every job is idempotent (fan-out is done once, claims keep a
 //! recipient from being sent twice), so a duplicate costs work, never mail.

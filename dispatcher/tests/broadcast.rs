@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 /// Chunk jobs one shard runs at once in these tests.
 const JOBS_PER_SHARD: usize = 4;
 
-/// How the scripted SES answers one `SendEmail` call.
+/// Outcome the scripted SES returns for one `SendEmail` call.
 type Script = dyn Fn(usize, &EmailMessage) -> SendOutcome + Send + Sync;
 
 /// A scripted SES account that records every message it accepts.

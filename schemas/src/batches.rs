@@ -51,7 +51,7 @@ pub enum RecipientState {
     Skipped,
 }
 
-/// Where a personalisation variable takes its value from.
+/// Source of a personalisation variable's value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum VariableSource {

@@ -19,7 +19,7 @@ pub struct Health {
     pub version: String,
 }
 
-/// `GET /health/ready`: each dependency and whether it answered. A 503
+/// `GET /health/ready`: each dependency and whether it responded. A 503
 /// also carries the error envelope's `error` and `code`.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct Readiness {
@@ -38,7 +38,7 @@ pub struct ComponentStatus {
     /// `store` or `streams`.
     pub name: String,
     pub ok: bool,
-    /// Why the component is down; absent when it is up.
+    /// Reason the component is down, absent when it is up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

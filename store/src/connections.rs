@@ -291,7 +291,7 @@ mod tests {
     }
 }
 
-/// What a sender needs to reach an AWS account: never returned by the API.
+/// Credentials a sender needs to reach an AWS account; never returned by the API.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectionCredentials {
     pub id: ConnectionId,

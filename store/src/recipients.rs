@@ -14,8 +14,8 @@
 //!
 //! A row that reached `handed_off` is never claimed again. If its sender
 //! vanishes mid-call, the next claim of the chunk turns the row `unknown`,
-//! because SES may have accepted it; the original sender, if it was only
-//! slow, can still settle it to `sent` or `failed` with its token.
+//! because SES may have accepted it. A sender that was only slow can still
+//! settle the row to `sent` or `failed` with its token.
 
 use chrono::{DateTime, Utc};
 use schemas::batches::{AudienceType, RecipientState};
@@ -199,7 +199,7 @@ impl Store {
         tx.commit().await?;
 
         // Fresh statistics let PostgreSQL's planner pick the primary key for
-        // the per-call updates that follow; with the statistics of an empty
+        // the per-call updates that follow. With the statistics of an empty
         // table it may scan the status index instead, which grows with
         // every update until a vacuum runs.
         if self.backend == Backend::Postgres {

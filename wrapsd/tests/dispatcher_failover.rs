@@ -232,7 +232,7 @@ async fn killed_dispatcher_is_replaced_without_duplicates() {
         "every eligible contact must end sent, failed or unknown: {counters:?}"
     );
     // Recipients whose call was cut by the kill end `unknown`: the simulator
-    // may or may not have accepted them, but nobody was accepted twice.
+    // may or may not have accepted them, but no recipient was accepted twice.
     let accepted = simulator.messages(Some(&batch.id.to_string())).len() as i64;
     assert!(
         accepted >= counters.sent,

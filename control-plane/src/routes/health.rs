@@ -30,7 +30,7 @@ async fn info() -> Json<Info> {
     })
 }
 
-/// Liveness: answers while the process runs, without checking dependencies.
+/// Liveness: responds while the process runs, without checking dependencies.
 #[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Health)))]
 async fn health() -> Json<Health> {
     Json(Health {
@@ -40,7 +40,7 @@ async fn health() -> Json<Health> {
     })
 }
 
-/// Readiness: checks the store and the streams backend, and answers 503
+/// Readiness: checks the store and the streams backend, and responds 503
 /// naming each component that failed.
 #[utoipa::path(get, path = "/health/ready", tag = "health",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]

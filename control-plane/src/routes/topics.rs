@@ -104,7 +104,8 @@ async fn delete_topic(
     Ok(Json(Success { success: true }))
 }
 
-/// A path id that is not a UUID cannot name a topic, so it is a 404.
+/// Parses a topic id from a path. A value that is not a UUID cannot name
+/// a topic, so it is a 404.
 fn parse_id(raw: &str) -> Result<TopicId, AppError> {
     raw.parse()
         .map_err(|_| AppError::not_found(TOPIC_NOT_FOUND))
