@@ -4,7 +4,8 @@
 //! configured time (24 hours by default); a repeat with the same body gets
 //! the stored response with `Idempotent-Replayed: true`. A repeat that
 //! arrives while the first is still running gets 409, and the same key with
-//! another body gets 422. A 5xx is not stored, so the client may retry.
+//! another body gets 422. A 5xx or a 429 is not stored, so the client may
+//! retry.
 //! Keys are scoped to the organisation.
 
 use axum::body::{to_bytes, Body};
@@ -91,7 +92,9 @@ pub async fn idempotent_post(
         }
     };
 
-    if parts.status.is_server_error() {
+    // A 429 is not an answer to the request either: the client retries it
+    // with the same key once the limit allows.
+    if parts.status.is_server_error() || parts.status == StatusCode::TOO_MANY_REQUESTS {
         abandon(&state, &auth, &key).await;
     } else if let Err(err) = state
         .store

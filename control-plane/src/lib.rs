@@ -3,8 +3,9 @@
 //! Requests pass, outermost first: trailing-slash normalisation, CORS,
 //! request id, error rendering, then per group. The `/v1` group
 //! authenticates before anything reads the body, so an unauthenticated
-//! request gets 401 rather than 422; then `Idempotency-Key` handling; then
-//! the handler. The API never calls the dispatcher: it writes the store and
+//! request gets 401 rather than 422; then `Idempotency-Key` handling; then,
+//! on the rate-limited groups, the per-organisation limit ([`limits`]); then
+//! the handler, whose extractors apply plan gates before validation. The API never calls the dispatcher: it writes the store and
 //! the streams, and the dispatcher picks the work up from there.
 
 pub mod auth;
@@ -12,7 +13,7 @@ pub mod docs;
 pub mod error;
 pub mod idempotency;
 pub mod json;
-pub mod plans;
+pub mod limits;
 pub mod request_id;
 pub mod routes;
 
@@ -25,6 +26,7 @@ use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use futures::future::BoxFuture;
+use ratelimit::{Limiter, Plans};
 use ses::SesProvider;
 use store::Store;
 use streams::Streams;
@@ -43,9 +45,6 @@ pub struct ApiConfig {
     pub public_base_url: String,
     /// IAM role name in the role ARN given to new connections.
     pub role_name: String,
-    /// Whether plan limits and feature gates apply; off for single-tenant
-    /// installs.
-    pub plan_gates: bool,
     pub body_limit_bytes: usize,
     pub idempotency_ttl: Duration,
     /// Number of dispatcher shards; jobs for an AWS account go to
@@ -58,7 +57,6 @@ impl Default for ApiConfig {
         Self {
             public_base_url: "http://127.0.0.1:8080".into(),
             role_name: "wraps-console-access-role".into(),
-            plan_gates: true,
             body_limit_bytes: 1024 * 1024,
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
             shards: 16,
@@ -95,6 +93,11 @@ pub struct AppState {
     pub ses: Arc<dyn SesProvider>,
     pub config: Arc<ApiConfig>,
     pub probes: Arc<Vec<Arc<dyn Probe>>>,
+    /// Plan limits and feature gates; `plans.enforced` is false on a
+    /// single-tenant install.
+    pub plans: Arc<Plans>,
+    /// Buckets of the per-organisation API limit.
+    pub limiter: Limiter,
 }
 
 impl AppState {
@@ -111,32 +114,48 @@ impl AppState {
             ses,
             config: Arc::new(config),
             probes: Arc::new(probes),
+            plans: Arc::new(Plans::hosted()),
+            limiter: Limiter::local(),
         }
+    }
+
+    /// Replaces the hosted plan table and the in-process limiter.
+    pub fn with_limits(mut self, plans: Arc<Plans>, limiter: Limiter) -> Self {
+        self.plans = plans;
+        self.limiter = limiter;
+        self
     }
 }
 
-/// Returns the authenticated `/v1` resources, without their middleware.
-fn v1_routes() -> OpenApiRouter<AppState> {
+/// Returns the authenticated `/v1` resources without the group middleware;
+/// with `state`, the rate-limited groups carry their limit.
+fn v1_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
+    let limited = OpenApiRouter::new()
+        .merge(routes::batch::router())
+        .merge(routes::templates::router());
+    let limited = match state {
+        Some(state) => limited.route_layer(from_fn_with_state(state.clone(), limits::per_minute)),
+        None => limited,
+    };
     OpenApiRouter::new()
         .merge(routes::contacts::router())
         .merge(routes::topics::router())
         .merge(routes::connections::router())
-        .merge(routes::batch::router())
-        .merge(routes::templates::router())
+        .merge(limited)
 }
 
 /// Builds the OpenAPI 3.0.3 document for a deployment reached at `server_url`.
 pub fn openapi_document(server_url: &str) -> serde_json::Value {
     let (_, doc) = OpenApiRouter::<AppState>::with_openapi(docs::ApiDoc::openapi())
         .merge(routes::health::router())
-        .merge(v1_routes())
+        .merge(v1_routes(None))
         .split_for_parts();
     docs::finish_document(doc, server_url)
 }
 
 /// Builds the complete API service.
 pub fn app(state: AppState) -> Router {
-    let v1 = v1_routes()
+    let v1 = v1_routes(Some(&state))
         .layer(from_fn(error::render_errors))
         .layer(from_fn_with_state(
             state.clone(),

@@ -23,8 +23,9 @@ use store::{
 use streams::{Delivery, Job, ShardId, Streams};
 use tokio_util::sync::CancellationToken;
 
+use ratelimit::{AccountPacer, Lane, PaceError, Pacers, Quota, SendLimitError, SendLimits};
+
 use crate::content::{Content, ContentError};
-use crate::pacer::{AccountPacer, PaceError, Pacers, Quota};
 
 /// Settings of the broadcast sender.
 #[derive(Clone, Debug)]
@@ -40,6 +41,9 @@ pub struct BroadcastConfig {
     pub quota_refresh: Duration,
     /// Base URL of the public API, for links in messages.
     pub public_url: String,
+    /// Messages of each account's 24-hour quota that broadcasts leave for
+    /// transactional and workflow mail.
+    pub daily_reserve: f64,
 }
 
 impl Default for BroadcastConfig {
@@ -51,6 +55,7 @@ impl Default for BroadcastConfig {
             quota_retry: Duration::from_secs(15 * 60),
             quota_refresh: Duration::from_secs(5 * 60),
             public_url: "http://127.0.0.1:8080".into(),
+            daily_reserve: 0.0,
         }
     }
 }
@@ -61,6 +66,8 @@ pub struct Broadcaster {
     pub streams: Arc<Streams>,
     pub ses: Arc<dyn SesProvider>,
     pub pacers: Pacers,
+    /// Plan send limits per organisation.
+    pub send_limits: SendLimits,
     pub config: BroadcastConfig,
 }
 
@@ -77,6 +84,8 @@ enum Interruption {
     Stopping,
     RetryLater(Duration),
     DailyQuota,
+    /// The organisation's plan allows no more messages today.
+    PlanDailyLimit(Duration),
     AccountProblem(PauseReason, String),
 }
 
@@ -202,6 +211,13 @@ impl Broadcaster {
             Err(err) => return JobOutcome::Failed(err),
         };
 
+        let plan = match self.store.get_org(batch.organization_id).await {
+            Ok(org) => org.map(|org| org.plan),
+            Err(err) => {
+                return JobOutcome::Failed(format!("loading the organisation failed: {err}"))
+            }
+        };
+
         let token = uuid::Uuid::new_v4().to_string();
         let claim = match self
             .store
@@ -224,6 +240,7 @@ impl Broadcaster {
                 &content,
                 client.as_ref(),
                 &pacer,
+                plan.as_deref(),
                 &token,
                 claim.recipients,
                 &mut progress,
@@ -249,13 +266,17 @@ impl Broadcaster {
         content: &Content,
         client: &dyn SesClient,
         pacer: &AccountPacer,
+        plan: Option<&str>,
         token: &str,
         recipients: Vec<ClaimedRecipient>,
         progress: &mut ChunkProgress,
         delivery: &Delivery,
         stop: &CancellationToken,
     ) -> Option<Interruption> {
-        let call_size = pacer.max_call_size().min(ses::MAX_BULK_ENTRIES);
+        let call_size = pacer
+            .max_call_size()
+            .min(self.send_limits.max_call_size(plan))
+            .min(ses::MAX_BULK_ENTRIES);
         for group in recipients.chunks(call_size) {
             if stop.is_cancelled() {
                 return Some(Interruption::Stopping);
@@ -286,10 +307,46 @@ impl Broadcaster {
                 continue;
             }
 
-            let outcomes = self
-                .send_group(batch, content, client, pacer, &handed)
-                .await;
+            let organization = batch.organization_id.to_string();
+            let size = handed.len() as u32;
+            let outcomes = match self.send_limits.acquire(&organization, plan, size).await {
+                Ok(()) => {
+                    self.send_group(batch, content, client, pacer, &handed)
+                        .await
+                }
+                Err(err) => {
+                    let (outcome, stop) = match err {
+                        SendLimitError::DailyLimitReached { retry_after } => (
+                            "the plan's daily send limit is reached",
+                            Interruption::PlanDailyLimit(retry_after),
+                        ),
+                        SendLimitError::Limiter(err) => {
+                            tracing::warn!(batch_id = %batch.id, error = %err, "the send limiter is unavailable; retrying the chunk later");
+                            (
+                                "the send limiter is unavailable",
+                                Interruption::RetryLater(Duration::from_secs(5)),
+                            )
+                        }
+                    };
+                    let unsent: Vec<_> = handed
+                        .iter()
+                        .map(|r| (r.contact_id, RecipientOutcome::Retry))
+                        .collect();
+                    tracing::debug!(batch_id = %batch.id, reason = outcome, "call not made");
+                    if let Err(err) = self.store.record_outcomes(batch.id, token, &unsent).await {
+                        tracing::error!(batch_id = %batch.id, error = %err, "returning recipients to pending failed; they will end unknown");
+                    }
+                    return Some(stop);
+                }
+            };
             let (records, interruption) = interpret(&handed, outcomes, pacer);
+            let unsent = records
+                .iter()
+                .filter(|(_, r)| matches!(r, RecipientOutcome::Retry))
+                .count() as u32;
+            if unsent > 0 {
+                self.send_limits.refund(&organization, plan, unsent).await;
+            }
             match self.store.record_outcomes(batch.id, token, &records).await {
                 Ok(recorded) => {
                     progress.processed += recorded.sent + recorded.failed + recorded.unknown;
@@ -329,7 +386,8 @@ impl Broadcaster {
         recipients: &[&ClaimedRecipient],
     ) -> Vec<SendOutcome> {
         if let Some(bulk) = content.bulk_message(batch, recipients) {
-            if let Err(PaceError::DailyQuotaReached) = pacer.acquire(recipients.len() as u32).await
+            if let Err(PaceError::DailyQuotaReached) =
+                pacer.acquire(recipients.len() as u32, Lane::Bulk).await
             {
                 return vec![daily_quota_outcome(); recipients.len()];
             }
@@ -345,7 +403,7 @@ impl Broadcaster {
                 Ok(message) => message,
                 Err(reason) => return SendOutcome::Failed { reason },
             };
-            if let Err(PaceError::DailyQuotaReached) = pacer.acquire(1).await {
+            if let Err(PaceError::DailyQuotaReached) = pacer.acquire(1, Lane::Bulk).await {
                 return daily_quota_outcome();
             }
             client.send_email(&message).await
@@ -409,6 +467,21 @@ impl Broadcaster {
                 metrics::counter!("wraps_broadcast_pauses_total", "reason" => "daily_quota")
                     .increment(1);
                 self.requeue(shard, job, self.config.quota_retry).await
+            }
+            Interruption::PlanDailyLimit(after) => {
+                release().await;
+                if let Err(err) = self
+                    .store
+                    .set_batch_paused(batch.id, Some("plan_daily_limit"))
+                    .await
+                {
+                    tracing::warn!(batch_id = %batch.id, error = %err, "recording the pause failed");
+                }
+                tracing::warn!(batch_id = %batch.id, organization_id = %batch.organization_id, "batch paused: the plan's daily send limit is reached");
+                metrics::counter!("wraps_broadcast_pauses_total", "reason" => "plan_daily_limit")
+                    .increment(1);
+                self.requeue(shard, job, after.min(self.config.quota_retry))
+                    .await
             }
             Interruption::AccountProblem(reason, detail) => {
                 release().await;
@@ -565,16 +638,15 @@ impl Broadcaster {
                 None => return Err(format!("reading the SES quota (GetAccount) failed: {err}")),
             },
         };
-        metrics::gauge!("wraps_ses_max_send_rate", "account" => account.to_owned())
-            .set(quota.max_send_rate);
         match existing {
             Some(pacer) => {
                 pacer.refresh(quota);
                 Ok(pacer)
             }
-            None => Ok(self
-                .pacers
-                .insert(account, Arc::new(AccountPacer::new(quota, 0.0)))),
+            None => Ok(self.pacers.insert(
+                account,
+                Arc::new(AccountPacer::new(account, quota, self.config.daily_reserve)),
+            )),
         }
     }
 }

@@ -18,7 +18,7 @@
 
 pub mod broadcast;
 pub mod content;
-pub mod pacer;
+
 mod shard;
 pub mod sweeper;
 

@@ -45,8 +45,35 @@ pub async fn run_sweeper(
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tick.tick() => sweep(&broadcaster, &config).await,
+            _ = tick.tick() => {
+                sweep(&broadcaster, &config).await;
+                publish_paused(&broadcaster).await;
+            }
         }
+    }
+}
+
+/// Sets `wraps_batches_paused` per pause reason, zeroing reasons that no
+/// longer have a paused batch.
+async fn publish_paused(broadcaster: &Broadcaster) {
+    static SEEN: std::sync::Mutex<std::collections::BTreeSet<String>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let paused = match broadcaster.store.count_paused_batches().await {
+        Ok(paused) => paused,
+        Err(err) => {
+            tracing::debug!(error = %err, "counting paused batches failed");
+            return;
+        }
+    };
+    let mut seen = SEEN.lock().expect("paused reasons lock poisoned");
+    for reason in seen.iter() {
+        if !paused.iter().any(|(r, _)| r == reason) {
+            metrics::gauge!("wraps_batches_paused", "reason" => reason.clone()).set(0.0);
+        }
+    }
+    for (reason, count) in paused {
+        metrics::gauge!("wraps_batches_paused", "reason" => reason.clone()).set(count as f64);
+        seen.insert(reason);
     }
 }
 

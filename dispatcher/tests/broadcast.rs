@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use dispatcher::pacer::Pacers;
 use dispatcher::{
     BroadcastConfig, Broadcaster, Dispatcher, DispatcherConfig, SesProvider, SweeperConfig,
 };
+use ratelimit::{Limiter, Pacers, Plans, SendLimits};
 use schemas::batches::{AudienceType, BatchStatus};
 use schemas::connections::CreateConnection;
 use schemas::contacts::CreateContact;
@@ -174,6 +174,7 @@ impl Harness {
             streams: streams().await,
             ses: Arc::new(FakeProvider(ses)),
             pacers: Pacers::default(),
+            send_limits: SendLimits::new(Limiter::local(), Arc::new(Plans::hosted())),
             config: BroadcastConfig {
                 shards: 4,
                 chunk_size: 50,

@@ -503,6 +503,20 @@ impl Store {
         rows.iter().map(batch_from_row).collect()
     }
 
+    /// Counts unfinished batches that are paused, by pause reason.
+    pub async fn count_paused_batches(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query::<Any>(
+            "SELECT paused_reason, COUNT(*) AS paused FROM batches \
+             WHERE paused_reason IS NOT NULL AND status IN ('queued', 'processing') \
+             GROUP BY paused_reason",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.text("paused_reason")?, row.int("paused")?)))
+            .collect()
+    }
+
     /// Records a heartbeat without changing counters, so the sweeper does
     /// not treat a batch that is waiting on purpose (paused, rate limited)
     /// as stalled.

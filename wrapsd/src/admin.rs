@@ -39,13 +39,64 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses a plan id the plan table does not have, listing the ones it has.
+fn known_plan(config: &Config, plan: &str) -> anyhow::Result<()> {
+    let plans = config.plan_table()?;
+    if plans.contains(plan) {
+        return Ok(());
+    }
+    let ids: Vec<&str> = plans.ids().collect();
+    anyhow::bail!("unknown plan {plan:?}: expected one of {}", ids.join(", "))
+}
+
 pub async fn create_org(config: &Config, name: &str, plan: &str) -> anyhow::Result<()> {
     let name = name.trim();
     anyhow::ensure!(!name.is_empty(), "invalid --name: must not be empty");
+    known_plan(config, plan)?;
     let store = open_store(config).await?;
     let org = store.create_org(name, plan).await?;
     eprintln!("created organisation {:?} on plan {plan}", org.name);
     println!("{}", org.id);
+    Ok(())
+}
+
+pub async fn set_plan(config: &Config, org: OrgId, plan: &str) -> anyhow::Result<()> {
+    known_plan(config, plan)?;
+    let store = open_store(config).await?;
+    anyhow::ensure!(
+        store.set_org_plan(org, plan).await?,
+        "no organisation with id {org}"
+    );
+    tracing::info!(organization_id = %org, plan, "plan changed");
+    eprintln!("organisation {org} is now on plan {plan}");
+    Ok(())
+}
+
+/// Prints the plan table in effect; `-` is unlimited.
+pub fn print_plans(config: &Config) -> anyhow::Result<()> {
+    let plans = config.plan_table()?;
+    let show = |value: Option<u64>| value.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    if !plans.enforced {
+        eprintln!("plan gates are off (WRAPS_PLAN_GATES=false): no plan limit or gate applies");
+    }
+    println!(
+        "{:<10}  {:>4}  {:>8}  {:>8}  {:>9}  {:>10}  {:>10}  {:>8}",
+        "PLAN", "RANK", "API/MIN", "API/DAY", "SENDS/S", "SENDS/DAY", "EVENTS/MO", "ACCOUNTS"
+    );
+    for id in plans.ids() {
+        let plan = plans.get(Some(id));
+        println!(
+            "{:<10}  {:>4}  {:>8}  {:>8}  {:>9}  {:>10}  {:>10}  {:>8}",
+            id,
+            plan.rank,
+            show(plan.api_requests_per_minute),
+            show(plan.api_requests_per_day),
+            show(plan.sends_per_second),
+            show(plan.sends_per_day),
+            show(plan.monthly_events),
+            show(plan.aws_accounts.map(u64::from)),
+        );
+    }
     Ok(())
 }
 

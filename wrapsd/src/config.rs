@@ -2,11 +2,13 @@
 //! (`--config FILE`), then `WRAPS_*` environment variables. Validated once at
 //! start; an invalid setting stops the process with a message naming it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use ratelimit::{PlanSettings, Plans};
 use serde::Deserialize;
 
 /// Every setting of the `wrapsd` binary. Field names are the keys of the
@@ -35,6 +37,15 @@ pub struct Config {
     /// Whether plan limits and feature gates apply. Turn off for a
     /// single-tenant install.
     pub plan_gates: bool,
+    /// Changes to the hosted plan table, as `[plans.<id>]` tables; see
+    /// `ratelimit::plans` for the keys.
+    pub plans: BTreeMap<String, PlanSettings>,
+    /// A TOML file of `[plans.<id>]` tables applied over `plans`
+    /// (`WRAPS_PLANS_FILE`).
+    pub plans_file: Option<PathBuf>,
+    /// Messages of each AWS account's 24-hour quota that broadcasts leave
+    /// for transactional and workflow mail.
+    pub ses_daily_reserve: u64,
     /// Number of dispatcher shards; fixed for the life of a deployment
     /// because AWS accounts are mapped onto shards by hash.
     pub shards: u32,
@@ -70,6 +81,9 @@ impl Default for Config {
             public_url: None,
             role_name: "wraps-console-access-role".into(),
             plan_gates: true,
+            plans: BTreeMap::new(),
+            plans_file: None,
+            ses_daily_reserve: 0,
             shards: 16,
             shard_lease_secs: 10,
             delivery_lease_secs: 60,
@@ -128,6 +142,12 @@ impl Config {
         }
         if let Some(v) = get("WRAPS_PLAN_GATES") {
             self.plan_gates = parse_named("WRAPS_PLAN_GATES", &v)?;
+        }
+        if let Some(v) = get("WRAPS_PLANS_FILE") {
+            self.plans_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("WRAPS_SES_DAILY_RESERVE") {
+            self.ses_daily_reserve = parse_named("WRAPS_SES_DAILY_RESERVE", &v)?;
         }
         if let Some(v) = get("WRAPS_SHARDS") {
             self.shards = parse_named("WRAPS_SHARDS", &v)?;
@@ -200,7 +220,34 @@ impl Config {
         if self.role_name.is_empty() {
             bail!("invalid role_name (WRAPS_ROLE_NAME): must not be empty");
         }
+        self.plan_table()?;
         Ok(())
+    }
+
+    /// The plan table in effect: the hosted plans, changed by `plans`, then
+    /// by the tables of `plans_file`.
+    pub fn plan_table(&self) -> anyhow::Result<Plans> {
+        let mut overrides = self.plans.clone();
+        if let Some(path) = &self.plans_file {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct PlansFile {
+                #[serde(default)]
+                plans: BTreeMap<String, PlanSettings>,
+            }
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "cannot read the plans file {} (WRAPS_PLANS_FILE)",
+                    path.display()
+                )
+            })?;
+            let file: PlansFile = toml::from_str(&text).with_context(|| {
+                format!("invalid plans file {} (WRAPS_PLANS_FILE)", path.display())
+            })?;
+            overrides.extend(file.plans);
+        }
+        Plans::with_overrides(&overrides, self.plan_gates)
+            .map_err(|err| anyhow::anyhow!("invalid plan table: {err}"))
     }
 
     /// Returns the database URL in effect: the configured one, or the embedded
@@ -280,6 +327,31 @@ mod tests {
         };
         let err = config.validate().unwrap_err();
         assert!(err.to_string().contains("WRAPS_DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn plan_tables_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plans.toml");
+        std::fs::write(&path, "[plans.pro]\nsends_per_second = 25\n").unwrap();
+        let mut config: Config =
+            toml::from_str("[plans.pro]\napi_requests_per_minute = 10\nsends_per_second = 5\n")
+                .unwrap();
+        config
+            .apply_env(env(&[("WRAPS_PLANS_FILE", path.to_str().unwrap())]))
+            .unwrap();
+        let plans = config.plan_table().unwrap();
+        // The file replaces the whole `pro` table of the configuration.
+        assert_eq!(plans.get(Some("pro")).sends_per_second, Some(25));
+        assert_eq!(plans.get(Some("pro")).api_requests_per_minute, Some(2_000));
+        assert!(plans.enforced);
+
+        let bad: Config = toml::from_str("[plans.free]\nsends_per_day = -3\n").unwrap();
+        let err = bad.validate().unwrap_err();
+        assert!(
+            err.to_string().contains("plans.free.sends_per_day"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -77,34 +77,24 @@ enum OrgsCommand {
     Create {
         #[arg(long)]
         name: String,
-        #[arg(long, value_enum, default_value_t = Plan::Free)]
-        plan: Plan,
+        /// A plan id of the plan table: free, pro, business, the legacy
+        /// starter, growth and scale, or one added in the configuration.
+        #[arg(long, default_value = "free")]
+        plan: String,
     },
     /// List organisations.
     List,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug)]
-enum Plan {
-    Free,
-    Pro,
-    Business,
-    Starter,
-    Growth,
-    Scale,
-}
-
-impl Plan {
-    fn as_str(self) -> &'static str {
-        match self {
-            Plan::Free => "free",
-            Plan::Pro => "pro",
-            Plan::Business => "business",
-            Plan::Starter => "starter",
-            Plan::Growth => "growth",
-            Plan::Scale => "scale",
-        }
-    }
+    /// Move an organisation to another plan. Its limits and feature gates
+    /// change with its next request; running broadcasts pick up the new
+    /// send limits with their next chunk.
+    SetPlan {
+        #[arg(long)]
+        org: OrgId,
+        #[arg(long)]
+        plan: String,
+    },
+    /// Print the plan table in effect, with the configuration applied.
+    Plans,
 }
 
 #[derive(Subcommand, Debug)]
@@ -237,9 +227,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Orgs(OrgsCommand::Create { name, plan }) => {
-            admin::create_org(&config, &name, plan.as_str()).await
+            admin::create_org(&config, &name, &plan).await
         }
         Command::Orgs(OrgsCommand::List) => admin::list_orgs(&config).await,
+        Command::Orgs(OrgsCommand::SetPlan { org, plan }) => {
+            admin::set_plan(&config, org, &plan).await
+        }
+        Command::Orgs(OrgsCommand::Plans) => admin::print_plans(&config),
         Command::Keys(KeysCommand::Create {
             org,
             name,

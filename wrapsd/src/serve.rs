@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use control_plane::{ApiConfig, AppState, Probe, StoreProbe};
-use dispatcher::pacer::Pacers;
 use dispatcher::{
     BroadcastConfig, Broadcaster, Dispatcher, DispatcherConfig, SesProvider, SweeperConfig,
 };
 use futures::future::BoxFuture;
+use ratelimit::{Pacers, SendLimits};
 use ses::{AssumeRole, AwsConnection, ConnectionTarget, SesClients, SesSettings};
 use store::{KeyType, Store};
 use streams::{Streams, StreamsConfig};
@@ -95,6 +95,17 @@ pub async fn start(config: Config, role: Role, bootstrap: bool) -> anyhow::Resul
         ),
         None => tracing::info!("SES calls go to AWS, assuming each connection's role"),
     }
+    let plans = Arc::new(config.plan_table()?);
+    let limiter = match &config.redis_url {
+        Some(url) => ratelimit::Limiter::redis(
+            url,
+            &format!("{}:", config.redis_prefix),
+            Duration::from_secs(2),
+        )
+        .await
+        .context("cannot connect the rate limiter to Redis (WRAPS_REDIS_URL)")?,
+        None => ratelimit::Limiter::local(),
+    };
     let mut tasks = tokio::task::JoinSet::new();
     if role != Role::Api {
         let broadcaster = Arc::new(Broadcaster {
@@ -102,6 +113,7 @@ pub async fn start(config: Config, role: Role, bootstrap: bool) -> anyhow::Resul
             streams: streams.clone(),
             ses: ses.clone(),
             pacers: Pacers::default(),
+            send_limits: SendLimits::new(limiter.clone(), plans.clone()),
             config: broadcast_config(&config),
         });
         let dispatcher = Dispatcher::new(broadcaster, dispatcher_config(&config));
@@ -129,7 +141,8 @@ pub async fn start(config: Config, role: Role, bootstrap: bool) -> anyhow::Resul
             ses.clone(),
             api_config(&config),
             probes(&store, &streams),
-        );
+        )
+        .with_limits(plans.clone(), limiter.clone());
         let app = control_plane::app(state);
         tracing::info!(listen = %local, public_url = config.public_url(), "API listening");
         let stop = shutdown.clone();
@@ -165,6 +178,7 @@ fn broadcast_config(config: &Config) -> BroadcastConfig {
     BroadcastConfig {
         shards: config.shards,
         public_url: config.public_url(),
+        daily_reserve: config.ses_daily_reserve as f64,
         ..BroadcastConfig::default()
     }
 }
@@ -223,7 +237,6 @@ fn api_config(config: &Config) -> ApiConfig {
     ApiConfig {
         public_base_url: config.public_url(),
         role_name: config.role_name.clone(),
-        plan_gates: config.plan_gates,
         shards: config.shards,
         ..ApiConfig::default()
     }

@@ -20,10 +20,21 @@ pub fn init_logging(format: LogFormat, default_level: &str) {
     }
 }
 
+/// Bucket bounds, in seconds, of every `*_seconds` histogram: from a
+/// millisecond (a local bucket check) to a minute (a wait on a daily limit).
+const SECONDS_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0,
+];
+
 /// Starts the `/metrics` listener.
 pub fn start_metrics(listen: SocketAddr) -> anyhow::Result<()> {
     metrics_exporter_prometheus::PrometheusBuilder::new()
         .with_http_listener(listen)
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+            &SECONDS_BUCKETS,
+        )
+        .map_err(|err| anyhow::anyhow!("invalid histogram buckets: {err}"))?
         .install()
         .map_err(|err| anyhow::anyhow!("cannot start the metrics listener on {listen}: {err}"))?;
     tracing::info!(%listen, "metrics listener started");

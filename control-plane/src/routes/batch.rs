@@ -43,6 +43,7 @@ use utoipa_axum::routes;
 use crate::auth::Auth;
 use crate::error::AppError;
 use crate::json::{ValidJson, Validate};
+use crate::limits::require_feature;
 use crate::AppState;
 
 const BATCH_NOT_FOUND: &str = "Batch not found";
@@ -80,36 +81,10 @@ impl FromRequestParts<AppState> for BatchCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let Auth(auth) = Auth::from_request_parts(parts, state).await?;
-        // TODO: apply the per-minute rate limit here, before the plan gate,
-        // once the limiter exists; `/v1/templates` takes the same limit.
-        if state.config.plan_gates {
-            require_plan(&auth, "batch", "pro")?;
-        }
+        // The per-minute limit ran before this, in the group's layer.
+        require_feature(&state.plans, &auth, "batch")?;
         Ok(Self(auth))
     }
-}
-
-/// Rank of a plan for feature gates; unknown plans rank as `free`.
-fn plan_rank(plan: &str) -> u8 {
-    match plan {
-        "pro" | "starter" => 1,
-        "business" | "growth" | "scale" => 2,
-        _ => 0,
-    }
-}
-
-fn require_plan(auth: &AuthContext, feature: &str, minimum: &str) -> Result<(), AppError> {
-    if plan_rank(&auth.plan) >= plan_rank(minimum) {
-        return Ok(());
-    }
-    tracing::warn!(target: "api.authz_denied", organization_id = %auth.organization_id, plan_id = auth.plan.as_str(), feature, "request rejected: the plan lacks the feature");
-    Err(AppError::new(
-        StatusCode::FORBIDDEN,
-        format!(
-            "Feature '{feature}' requires {minimum} plan or higher. Current plan: {}. Upgrade at https://wraps.dev/upgrade",
-            auth.plan
-        ),
-    ))
 }
 
 impl Validate for CreateBatch {
@@ -864,14 +839,6 @@ fn batch_detail(batch: &Batch) -> BatchDetail {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn legacy_plans_rank_like_current_ones() {
-        assert_eq!(plan_rank("starter"), plan_rank("pro"));
-        assert_eq!(plan_rank("growth"), plan_rank("business"));
-        assert_eq!(plan_rank("scale"), plan_rank("business"));
-        assert_eq!(plan_rank("enterprise-trial"), plan_rank("free"));
-    }
 
     #[test]
     fn schedule_tolerates_a_minute_in_the_past() {

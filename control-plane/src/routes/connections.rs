@@ -13,7 +13,6 @@ use utoipa_axum::routes;
 use crate::auth::Auth;
 use crate::error::AppError;
 use crate::json::ValidJson;
-use crate::plans::aws_account_limit;
 use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -46,8 +45,8 @@ async fn register_connection(
     ValidJson(body): ValidJson<CreateConnection>,
 ) -> Result<(StatusCode, Json<ConnectionRegistered>), AppError> {
     let options = RegisterOptions {
-        account_limit: if state.config.plan_gates {
-            aws_account_limit(&auth.plan)
+        account_limit: if state.plans.enforced {
+            state.plans.get(Some(&auth.plan)).aws_accounts
         } else {
             None
         },

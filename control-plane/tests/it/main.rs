@@ -9,6 +9,7 @@ mod contacts;
 mod errors;
 mod health;
 mod idempotency;
+mod limits;
 mod openapi;
 mod templates;
 mod topics;
@@ -57,6 +58,15 @@ impl TestApp {
     }
 
     pub async fn build(store: Store, plan: &str, probes: Vec<Arc<dyn Probe>>) -> Self {
+        Self::build_with_limiter(store, plan, probes, ratelimit::Limiter::local()).await
+    }
+
+    pub async fn build_with_limiter(
+        store: Store,
+        plan: &str,
+        probes: Vec<Arc<dyn Probe>>,
+        limiter: ratelimit::Limiter,
+    ) -> Self {
         let org = store.create_org("Acme", plan).await.unwrap().id;
         let key = store
             .create_api_key(org, "tests", KeyType::Live, None)
@@ -79,7 +89,7 @@ impl TestApp {
             probes,
         );
         Self {
-            router: app(state),
+            router: app(state.with_limits(Arc::new(ratelimit::Plans::hosted()), limiter)),
             store,
             streams,
             ses,
@@ -88,6 +98,19 @@ impl TestApp {
             other_org,
             other_key,
         }
+    }
+
+    /// Another API replica over the same store and streams, with its own
+    /// rate limiter and plan table.
+    pub fn replica(&self, plans: ratelimit::Plans, limiter: ratelimit::Limiter) -> Router {
+        let state = AppState::new(
+            self.store.clone(),
+            self.streams.clone(),
+            self.ses.clone(),
+            ApiConfig::default(),
+            Vec::new(),
+        );
+        app(state.with_limits(Arc::new(plans), limiter))
     }
 
     /// Sends a request with this app's key.
@@ -117,21 +140,7 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        send_to(&self.router, request).await
     }
 
     pub async fn create_contact(&self, body: Value) -> Value {
@@ -145,6 +154,25 @@ impl TestApp {
         let reply = self.call(Method::POST, "/v1/topics", Some(body)).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.body
+    }
+}
+
+/// Sends `request` to `router` and reads the reply.
+pub async fn send_to(router: &Router, request: Request<Body>) -> Reply {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    Reply {
+        status,
+        headers,
+        body,
     }
 }
 
