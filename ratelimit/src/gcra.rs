@@ -86,6 +86,9 @@ pub struct WindowState {
     pub reset: Duration,
     /// Whether this window alone would have let the request through.
     pub allowed: bool,
+    /// How far the window's TAT is ahead of now after the decision, in the
+    /// resolution's ticks.
+    pub ahead: u64,
 }
 
 /// The result of charging `cost` tokens against a set of windows.
@@ -118,62 +121,56 @@ impl Decision {
 /// nanoseconds: 1 in this process, 1,000 for the Redis script, which counts
 /// microseconds so that its numbers stay exact in Lua's doubles.
 ///
-/// Returns the decision and, when allowed, the new offsets to store.
-pub fn decide(
-    offsets: &[u64],
-    windows: &[Window],
-    cost: u64,
-    resolution: u64,
-) -> (Decision, Option<Vec<u64>>) {
+/// When the decision allows the request, each window's new offset is in
+/// its state's `ahead`.
+pub fn decide(offsets: &[u64], windows: &[Window], cost: u64, resolution: u64) -> Decision {
     debug_assert_eq!(offsets.len(), windows.len());
-    let mut states = Vec::with_capacity(windows.len());
-    let mut next = Vec::with_capacity(windows.len());
+    let charged = |offset: u64, window: &Window| {
+        offset.saturating_add(cost.saturating_mul(window.interval(resolution)))
+    };
     let mut allowed = true;
     let mut never = false;
     let mut retry_after = 0_u64;
-
     for (&offset, window) in offsets.iter().zip(windows) {
-        let interval = window.interval(resolution);
         let tolerance = window.tolerance(resolution);
-        let charged = offset.saturating_add(cost.saturating_mul(interval));
-        let fits = charged <= tolerance && window.limit > 0;
-        if !fits {
+        let charged = charged(offset, window);
+        if charged > tolerance || window.limit == 0 {
             allowed = false;
-            if cost > window.limit {
-                never = true;
-            }
+            never |= cost > window.limit;
             retry_after = retry_after.max(charged.saturating_sub(tolerance));
         }
-        next.push(charged);
-        states.push(WindowState {
-            window: *window,
-            remaining: 0,
-            reset: Duration::ZERO,
-            allowed: fits,
-        });
     }
 
-    for (index, state) in states.iter_mut().enumerate() {
-        let window = state.window;
-        let interval = window.interval(resolution);
-        let tolerance = window.tolerance(resolution);
-        let ahead = if allowed { next[index] } else { offsets[index] };
-        state.remaining = (tolerance.saturating_sub(ahead) / interval).min(window.limit);
-        let reset = if allowed || state.allowed {
-            ahead
-        } else {
-            next[index].saturating_sub(tolerance)
-        };
-        state.reset = Duration::from_nanos(reset.saturating_mul(resolution));
-    }
+    let states = offsets
+        .iter()
+        .zip(windows)
+        .map(|(&offset, window)| {
+            let interval = window.interval(resolution);
+            let tolerance = window.tolerance(resolution);
+            let next = charged(offset, window);
+            let fits = next <= tolerance && window.limit > 0;
+            let ahead = if allowed { next } else { offset };
+            let reset = if allowed || fits {
+                ahead
+            } else {
+                next.saturating_sub(tolerance)
+            };
+            WindowState {
+                window: *window,
+                remaining: (tolerance.saturating_sub(ahead) / interval).min(window.limit),
+                reset: Duration::from_nanos(reset.saturating_mul(resolution)),
+                allowed: fits,
+                ahead,
+            }
+        })
+        .collect();
 
-    let decision = Decision {
+    Decision {
         allowed,
         windows: states,
         retry_after: (!allowed && !never)
             .then(|| Duration::from_nanos(retry_after.saturating_mul(resolution))),
-    };
-    (decision, allowed.then_some(next))
+    }
 }
 
 /// A limiter keyed by string, in this process only.
@@ -192,9 +189,35 @@ pub struct LocalLimiter {
 #[derive(Debug)]
 struct Entry {
     windows: Vec<Window>,
-    tats: Vec<u64>,
+    /// TAT of each window, in nanoseconds since the epoch.
+    tats: [u64; MAX_WINDOWS],
 }
 
+impl Entry {
+    fn new(windows: &[Window]) -> Self {
+        Self {
+            windows: windows.to_vec(),
+            tats: [0; MAX_WINDOWS],
+        }
+    }
+
+    fn charge(&mut self, now: u64, windows: &[Window], cost: u64) -> Decision {
+        let mut offsets = [0_u64; MAX_WINDOWS];
+        for (offset, tat) in offsets.iter_mut().zip(&self.tats) {
+            *offset = tat.saturating_sub(now);
+        }
+        let decision = decide(&offsets[..windows.len()], windows, cost, 1);
+        if decision.allowed {
+            for (tat, state) in self.tats.iter_mut().zip(&decision.windows) {
+                *tat = now.saturating_add(state.ahead);
+            }
+        }
+        decision
+    }
+}
+
+/// Windows one key may have in [`LocalLimiter`].
+pub const MAX_WINDOWS: usize = 4;
 const MAPS: usize = 16;
 /// Size at which a map drops entries whose buckets are full.
 const PRUNE_AT: usize = 4096;
@@ -214,39 +237,31 @@ impl LocalLimiter {
         }
     }
 
-    /// Charges `cost` tokens to `key` against `windows`, all or nothing.
+    /// Charges `cost` tokens to `key` against `windows` (at most
+    /// [`MAX_WINDOWS`]), all or nothing.
     ///
     /// A key keeps its state per window; when the windows of a key change
     /// (a new plan), the state restarts full.
     pub fn check(&self, key: &str, windows: &[Window], cost: u64) -> Decision {
+        assert!(
+            windows.len() <= MAX_WINDOWS,
+            "a key has at most {MAX_WINDOWS} windows"
+        );
         let now = self.clock.now_nanos();
         let map = &self.maps[(self.hasher.hash_one(key) as usize) % MAPS];
         let mut map = map.lock().expect("limiter map lock poisoned");
-        if map.len() >= PRUNE_AT && !map.contains_key(key) {
+        if let Some(entry) = map.get_mut(key) {
+            if entry.windows != windows {
+                *entry = Entry::new(windows);
+            }
+            return entry.charge(now, windows, cost);
+        }
+        if map.len() >= PRUNE_AT {
             map.retain(|_, entry| entry.tats.iter().any(|&tat| tat > now));
         }
-        if !matches!(map.get(key), Some(entry) if entry.windows == windows) {
-            map.insert(
-                key.to_owned(),
-                Entry {
-                    windows: windows.to_vec(),
-                    tats: vec![0; windows.len()],
-                },
-            );
-        }
-        let entry = map.get_mut(key).expect("entry inserted above");
-        let offsets: Vec<u64> = entry
-            .tats
-            .iter()
-            .map(|&tat| tat.saturating_sub(now))
-            .collect();
-        let (decision, next) = decide(&offsets, windows, cost, 1);
-        if let Some(next) = next {
-            for (tat, offset) in entry.tats.iter_mut().zip(next) {
-                *tat = now.saturating_add(offset);
-            }
-        }
-        decision
+        map.entry(key.to_owned())
+            .or_insert_with(|| Entry::new(windows))
+            .charge(now, windows, cost)
     }
 
     /// Gives back `cost` tokens that were charged but not used.

@@ -140,7 +140,7 @@ impl RedisLimiter {
             ));
         }
         let offsets: Vec<u64> = offsets.iter().map(|&o| o.max(0) as u64).collect();
-        let (decision, _) = decide(&offsets, windows, cost, MICROS);
+        let decision = decide(&offsets, windows, cost, MICROS);
         if decision.allowed != (*allowed == 1) {
             // The script and `decide` use the same integer arithmetic; a
             // disagreement means the two were changed apart.
