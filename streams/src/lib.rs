@@ -7,7 +7,8 @@
 //! after [`StreamsConfig::max_deliveries`] deliveries the job goes to the dead
 //! letters with its last error. Jobs due later wait in a delayed set until a
 //! promoter moves them to their stream. Shard leases decide which process
-//! consumes which shard.
+//! consumes which shard. [`Consumer::backlog`] counts a shard's unfinished,
+//! pending and undelivered entries for queue gauges.
 //!
 //! Two backends sit behind the same traits ([`Producer`], [`Consumer`],
 //! [`DeadLetters`], [`ShardLeases`]), and [`Streams`] returns the configured
@@ -30,7 +31,8 @@
 //!   [`Consumer::ack`] and dead-lettering delete the entry (XACK and XDEL in
 //!   one MULTI, so the stream holds only unfinished work).
 //! - Read by: [`Consumer::read`] (XREADGROUP), [`Consumer::reclaim`]
-//!   (XAUTOCLAIM, then XPENDING for the delivery count).
+//!   (XAUTOCLAIM, then XPENDING for the delivery count),
+//!   [`Consumer::backlog`] (XLEN and XINFO GROUPS in one script).
 //! - On crash: an entry read but not acked stays in the group's pending list.
 //!   Once it has been idle for the delivery lease, the next `reclaim` hands it
 //!   to another consumer, or dead-letters it past the maximum deliveries. The
@@ -183,6 +185,33 @@ pub trait Consumer: Send + Sync {
     /// consumer. Fails with [`Error::DeliveryLost`] when another consumer
     /// reclaimed it or it was acked or dead-lettered.
     async fn extend(&self, delivery: &Delivery) -> Result<()>;
+
+    /// Counts the entries of the shard's stream, for queue gauges. A shard
+    /// without a stream gives zero counts, not an error. Before the first
+    /// read every entry counts as lag, because the consumer group starts at
+    /// the first entry. Counting creates no stream or consumer group.
+    ///
+    /// On Redis the counts come from one script, so they describe one
+    /// moment.
+    async fn backlog(&self, shard: ShardId) -> Result<Backlog>;
+}
+
+/// Queue gauges of one shard's stream, from [`Consumer::backlog`].
+///
+/// Acked and dead-lettered entries leave the stream, so `length` is the
+/// pending entries plus the entries not delivered yet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Entries in the stream: published and not yet acked or dead-lettered.
+    pub length: u64,
+    /// Entries delivered to a consumer and not yet acked or dead-lettered.
+    pub pending: u64,
+    /// Entries not yet delivered to any consumer. The in-process backend
+    /// always returns a count. On Redis it is the consumer group's lag, which
+    /// is `None` when Redis cannot compute it. Redis 7.0 returns no lag after
+    /// the newest delivered entry was acked while an older one is still in
+    /// the stream.
+    pub lag: Option<u64>,
 }
 
 #[async_trait]
@@ -281,4 +310,10 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+/// Converts a count of items to `u64`, saturating on targets whose `usize`
+/// is wider than 64 bits.
+pub(crate) fn count_u64(items: usize) -> u64 {
+    u64::try_from(items).unwrap_or(u64::MAX)
 }

@@ -12,7 +12,7 @@ use std::sync::Once;
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
-use streams::{run_promoter, Error, Job, ShardId, Streams, StreamsConfig, WorkerId};
+use streams::{run_promoter, Backlog, Error, Job, ShardId, Streams, StreamsConfig, WorkerId};
 use tokio::time::{sleep, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -64,6 +64,11 @@ backend_suite!(
     blocking_read_wakes_on_publish,
     blocking_read_times_out_empty,
     streams_are_isolated_per_shard,
+    backlog_of_unused_shard_is_zero,
+    backlog_of_empty_read_shard_is_zero,
+    backlog_tracks_read_and_ack,
+    backlog_drops_dead_lettered_entry,
+    backlog_lag_after_out_of_order_ack,
     lease_excludes_second_owner,
     lease_acquire_by_holder_keeps_token,
     lease_renewal_keeps_holder,
@@ -174,6 +179,14 @@ fn delete_keys(url: &str, prefix: &str) -> redis::RedisResult<()> {
         connection.del::<_, ()>(keys)?;
     }
     Ok(())
+}
+
+fn keys_matching(url: &str, pattern: &str) -> redis::RedisResult<Vec<String>> {
+    use redis::Commands;
+
+    let mut connection = redis::Client::open(url)?.get_connection()?;
+    let keys = connection.scan_match(pattern)?.collect();
+    Ok(keys)
 }
 
 /// Prints the skip notice once per run. It writes to the process's stderr
@@ -755,6 +768,158 @@ async fn streams_are_isolated_per_shard(backend: Backend) {
 
     assert!(other.is_empty());
     assert_eq!(own.len(), 1);
+}
+
+// Backlog gauges.
+
+fn backlog(length: u64, pending: u64, lag: u64) -> Backlog {
+    Backlog {
+        length,
+        pending,
+        lag: Some(lag),
+    }
+}
+
+async fn backlog_now(streams: &Streams, shard: ShardId) -> Backlog {
+    streams.consumer.backlog(shard).await.expect("backlog")
+}
+
+async fn backlog_of_unused_shard_is_zero(backend: Backend) {
+    let Some(harness) = Harness::open(backend, default_config()).await else {
+        return;
+    };
+    let streams = &harness.streams;
+    streams.producer.publish(ShardId(1), &job(1)).await.unwrap();
+
+    assert_eq!(backlog_now(streams, ShardId(2)).await, backlog(0, 0, 0));
+    if let Some(url) = &harness.redis_url {
+        let pattern = format!("{}:{{2}}:*", harness.config.key_prefix);
+        let created = keys_matching(url, &pattern).expect("scan the test Redis");
+        assert!(created.is_empty(), "backlog created keys {created:?}");
+    }
+}
+
+async fn backlog_of_empty_read_shard_is_zero(backend: Backend) {
+    let Some(harness) = Harness::open(backend, default_config()).await else {
+        return;
+    };
+    let streams = &harness.streams;
+
+    // On Redis the empty read creates the stream and the consumer group.
+    assert!(read_now(streams, SHARD, &worker("a")).await.is_empty());
+
+    assert_eq!(backlog_now(streams, SHARD).await, backlog(0, 0, 0));
+}
+
+async fn backlog_tracks_read_and_ack(backend: Backend) {
+    let Some(harness) = Harness::open(backend, default_config()).await else {
+        return;
+    };
+    let streams = &harness.streams;
+    for number in 0..5 {
+        streams.producer.publish(SHARD, &job(number)).await.unwrap();
+    }
+    assert_eq!(
+        backlog_now(streams, SHARD).await,
+        backlog(5, 0, 5),
+        "before the first read"
+    );
+
+    let first = streams
+        .consumer
+        .read(SHARD, &worker("a"), 3, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 3);
+    assert_eq!(
+        backlog_now(streams, SHARD).await,
+        backlog(5, 3, 2),
+        "after reading 3"
+    );
+
+    // Acks go oldest first, because Redis 7.0 returns no lag after the
+    // newest delivered entry is deleted first.
+    streams.consumer.ack(&first[0]).await.unwrap();
+    streams.consumer.ack(&first[1]).await.unwrap();
+    assert_eq!(
+        backlog_now(streams, SHARD).await,
+        backlog(3, 1, 2),
+        "after acking 2"
+    );
+
+    let rest = read_now(streams, SHARD, &worker("b")).await;
+    assert_eq!(rest.len(), 2);
+    assert_eq!(
+        backlog_now(streams, SHARD).await,
+        backlog(3, 3, 0),
+        "after reading the rest"
+    );
+
+    for delivery in first[2..].iter().chain(&rest) {
+        streams.consumer.ack(delivery).await.unwrap();
+    }
+    assert_eq!(
+        backlog_now(streams, SHARD).await,
+        backlog(0, 0, 0),
+        "after acking all"
+    );
+}
+
+async fn backlog_drops_dead_lettered_entry(backend: Backend) {
+    let Some(harness) = Harness::open(backend, config(Duration::from_millis(100), 1)).await else {
+        return;
+    };
+    let streams = &harness.streams;
+    streams.producer.publish(SHARD, &job(1)).await.unwrap();
+    assert_eq!(read_now(streams, SHARD, &worker("a")).await.len(), 1);
+    sleep(harness.config.delivery_lease * 2).await;
+
+    // The expired delivery stays pending until a reclaim moves it.
+    streams.producer.publish(SHARD, &job(2)).await.unwrap();
+    assert_eq!(backlog_now(streams, SHARD).await, backlog(2, 1, 1));
+    let reclaimed = streams
+        .consumer
+        .reclaim(SHARD, &worker("b"), 10)
+        .await
+        .unwrap();
+
+    assert!(reclaimed.is_empty(), "expected a dead letter");
+    assert_eq!(streams.dead_letters.list(None, 10).await.unwrap().len(), 1);
+    assert_eq!(backlog_now(streams, SHARD).await, backlog(1, 0, 1));
+}
+
+async fn backlog_lag_after_out_of_order_ack(backend: Backend) {
+    let Some(harness) = Harness::open(backend, default_config()).await else {
+        return;
+    };
+    let streams = &harness.streams;
+    for number in 0..3 {
+        streams.producer.publish(SHARD, &job(number)).await.unwrap();
+    }
+    let deliveries = streams
+        .consumer
+        .read(SHARD, &worker("a"), 2, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(deliveries.len(), 2);
+
+    // Acking the newest delivery first deletes the group's last delivered
+    // entry while an older one is still in the stream.
+    streams.consumer.ack(&deliveries[1]).await.unwrap();
+    let counted = backlog_now(streams, SHARD).await;
+
+    assert_eq!(counted.length, 2);
+    assert_eq!(counted.pending, 1);
+    match backend {
+        Backend::InProcess => assert_eq!(counted.lag, Some(1)),
+        // Redis 7.0 returns no lag here. A lag that it does return must be
+        // right.
+        Backend::Redis => assert!(
+            matches!(counted.lag, None | Some(1)),
+            "lag {:?}",
+            counted.lag
+        ),
+    }
 }
 
 // Shard leases.

@@ -21,8 +21,8 @@ use tracing::{debug, error, warn};
 pub(crate) use self::lease::InProcessLeases;
 use crate::job::lease_expired_error;
 use crate::{
-    Consumer, DeadLetter, DeadLetters, Delivery, EntryId, Error, Job, JobId, Producer, Result,
-    ShardId, StreamsConfig, WorkerId,
+    count_u64, Backlog, Consumer, DeadLetter, DeadLetters, Delivery, EntryId, Error, Job, JobId,
+    Producer, Result, ShardId, StreamsConfig, WorkerId,
 };
 
 pub(crate) struct InProcessStreams {
@@ -86,6 +86,17 @@ impl ShardStream {
     fn remove(&mut self, sequence: u64) -> Option<Pending> {
         self.entries.remove(&sequence);
         self.pending.remove(&sequence)
+    }
+
+    /// Counts the entries by state. Lag counts the entries after the read
+    /// cursor, which takes time linear in the lag.
+    fn backlog(&self) -> Backlog {
+        let undelivered = self.entries.range(self.last_delivered + 1..).count();
+        Backlog {
+            length: count_u64(self.entries.len()),
+            pending: count_u64(self.pending.len()),
+            lag: Some(count_u64(undelivered)),
+        }
     }
 }
 
@@ -161,6 +172,7 @@ impl InProcessStreams {
             "job exceeded max deliveries; moved to dead letters",
         );
 
+        metrics::counter!(metrics_catalogue::STREAM_DEAD_LETTERED).increment(1);
         state.last_dead_id += 1;
         let id = state.last_dead_id;
         state.dead.insert(
@@ -384,6 +396,19 @@ impl Consumer for InProcessStreams {
                 consumer: delivery.consumer.clone(),
             }),
         }
+    }
+
+    async fn backlog(&self, shard: ShardId) -> Result<Backlog> {
+        // `get` instead of `entry`, so that counting creates no shard state.
+        let state = self.lock();
+        let backlog = match state.shards.get(&shard) {
+            Some(stream) => stream.backlog(),
+            None => Backlog {
+                lag: Some(0),
+                ..Backlog::default()
+            },
+        };
+        Ok(backlog)
     }
 }
 

@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use redis::streams::{
-    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamPendingCountReply,
-    StreamReadOptions, StreamReadReply,
+    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamInfoGroupsReply,
+    StreamPendingCountReply, StreamReadOptions, StreamReadReply,
 };
 use redis::{AsyncCommands, FromRedisValue, RedisError, Value};
 use tracing::{debug, error, warn};
@@ -15,7 +15,8 @@ use super::{create_group, is_missing_group, job_field, unix_millis, RedisStreams
 use crate::config::millis_ceil;
 use crate::job::lease_expired_error;
 use crate::{
-    error_chain, Consumer, Delivery, EntryId, Error, Job, Result, ShardId, WorkerId, CONSUMER_GROUP,
+    count_u64, error_chain, Backlog, Consumer, Delivery, EntryId, Error, Job, Result, ShardId,
+    WorkerId, CONSUMER_GROUP,
 };
 
 /// A claimed entry with what reclaim needs to decide its fate.
@@ -161,6 +162,7 @@ impl RedisStreams {
             .xadd(self.keys.dead(), "*", &fields)
             .await?;
         self.finish_entry(shard, entry).await?;
+        metrics::counter!(metrics_catalogue::STREAM_DEAD_LETTERED).increment(1);
 
         error!(
             %shard,
@@ -392,5 +394,36 @@ impl Consumer for RedisStreams {
             });
         }
         Ok(())
+    }
+
+    async fn backlog(&self, shard: ShardId) -> Result<Backlog> {
+        let (length, info): (u64, StreamInfoGroupsReply) = self
+            .scripts
+            .backlog
+            .key(self.keys.send(shard))
+            .invoke_async(&mut self.connection())
+            .await?;
+
+        let group = info
+            .groups
+            .into_iter()
+            .find(|group| group.name == CONSUMER_GROUP);
+        let backlog = match group {
+            // XINFO GROUPS `pending` is the size of the group's pending
+            // entries list, the same count as the XPENDING summary.
+            Some(group) => Backlog {
+                length,
+                pending: count_u64(group.pending),
+                lag: group.lag.map(count_u64),
+            },
+            // The first read creates the group at id 0, so until then no
+            // entry has been delivered.
+            None => Backlog {
+                length,
+                pending: 0,
+                lag: Some(length),
+            },
+        };
+        Ok(backlog)
     }
 }

@@ -69,6 +69,18 @@ redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
 return 1
 ";
 
+/// Returns `{length, groups}` of stream `KEYS[1]`: its XLEN and its XINFO
+/// GROUPS reply. A missing stream gives `{0, {}}`, because XINFO GROUPS fails
+/// on a missing key and would otherwise fail the whole call.
+///
+/// KEYS: send.
+const BACKLOG: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {0, {}}
+end
+return {redis.call('XLEN', KEYS[1]), redis.call('XINFO', 'GROUPS', KEYS[1])}
+";
+
 /// Moves dead letter `ARGV[1]` to the delayed set, due at `ARGV[2]` (Unix ms),
 /// stored in the same `{"shard":n,"job":{...}}` form that `schedule` writes.
 /// Returns the job id, or nil when no such dead letter exists.
@@ -141,6 +153,7 @@ pub(crate) struct Scripts {
     pub(crate) finish_promotion: Script,
     pub(crate) nack: Script,
     pub(crate) extend: Script,
+    pub(crate) backlog: Script,
     pub(crate) redrive: Script,
     pub(crate) acquire_lease: Script,
     pub(crate) renew_lease: Script,
@@ -154,6 +167,7 @@ impl Scripts {
             finish_promotion: Script::new(FINISH_PROMOTION),
             nack: Script::new(NACK),
             extend: Script::new(EXTEND),
+            backlog: Script::new(BACKLOG),
             redrive: Script::new(REDRIVE),
             acquire_lease: Script::new(ACQUIRE_LEASE),
             renew_lease: Script::new(RENEW_LEASE),
