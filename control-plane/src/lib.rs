@@ -20,12 +20,13 @@ pub mod routes;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderName, Method, Uri};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use futures::future::BoxFuture;
+use metrics_catalogue as names;
 use ratelimit::{Limiter, Plans};
 use ses::SesProvider;
 use store::Store;
@@ -171,6 +172,7 @@ pub fn app(state: AppState) -> Router {
     let router = routes
         .merge(SwaggerUi::new("/swagger").external_url_unchecked("/swagger/json", document))
         .fallback(not_found)
+        .layer(from_fn(record_request))
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .with_state(state)
         .layer(from_fn(error::render_errors))
@@ -182,6 +184,31 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .fallback_service(router)
         .layer(from_fn(trim_trailing_slash))
+}
+
+/// Counts and times every request by its route template, so the labels
+/// stay bounded: `/v1/contacts/{id}`, never the id itself. Requests that
+/// match no route are labelled `unmatched`.
+async fn record_request(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let class = match response.status().as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    metrics::histogram!(names::API_REQUEST_DURATION, "route" => route.clone(), "method" => method.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!(names::API_REQUESTS, "route" => route, "method" => method, "status_class" => class)
+        .increment(1);
+    response
 }
 
 async fn not_found() -> AppError {

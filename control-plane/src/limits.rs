@@ -23,6 +23,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use metrics_catalogue as names;
 use ratelimit::{Decision, Plans};
 use store::AuthContext;
 
@@ -121,7 +122,7 @@ fn reject(auth: &AuthContext, decision: &Decision) -> Response {
         None => "Rate limit exceeded".to_owned(),
     };
     tracing::info!(target: "api.rate_limited", organization_id = %auth.organization_id, plan_id = auth.plan.as_str(), "request rejected by the rate limit");
-    metrics::counter!("wraps_api_rate_limited_total").increment(1);
+    metrics::counter!(names::API_RATE_LIMITED).increment(1);
     let mut response = AppError::new(StatusCode::TOO_MANY_REQUESTS, message).into_response();
     set_headers(response.headers_mut(), decision);
     response

@@ -10,6 +10,7 @@
 //! schedules the same chunk again later, without counting anyone as sent or
 //! failed.
 
+use metrics_catalogue as names;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -119,6 +120,7 @@ impl Broadcaster {
             .await;
             return JobOutcome::Done;
         }
+        let started = std::time::Instant::now();
         let fan_out = match self
             .store
             .fan_out_batch(&batch, self.config.chunk_size)
@@ -127,8 +129,7 @@ impl Broadcaster {
             Ok(fan_out) => fan_out,
             Err(err) => return JobOutcome::Failed(format!("fan-out failed: {err}")),
         };
-        metrics::counter!("wraps_broadcast_fanned_out_recipients_total")
-            .increment(fan_out.total.max(0) as u64);
+        metrics::counter!(names::FANNED_OUT_RECIPIENTS).increment(fan_out.total.max(0) as u64);
 
         if batch
             .from_email
@@ -162,6 +163,7 @@ impl Broadcaster {
             }
         }
 
+        metrics::histogram!(names::FAN_OUT_DURATION).record(started.elapsed().as_secs_f64());
         self.complete_if_done(&batch).await;
         tracing::info!(batch_id = %batch.id, chunks = chunks.len(), total = fan_out.total, "batch chunks queued");
         JobOutcome::Done
@@ -353,12 +355,15 @@ impl Broadcaster {
                     progress.sent += recorded.sent;
                     progress.failed += recorded.failed;
                     progress.unknown += recorded.unknown;
-                    metrics::counter!("wraps_broadcast_recipients_total", "outcome" => "sent")
-                        .increment(recorded.sent as u64);
-                    metrics::counter!("wraps_broadcast_recipients_total", "outcome" => "failed")
-                        .increment(recorded.failed as u64);
-                    metrics::counter!("wraps_broadcast_recipients_total", "outcome" => "unknown")
-                        .increment(recorded.unknown as u64);
+                    for (outcome, count) in [
+                        ("sent", recorded.sent),
+                        ("failed", recorded.failed),
+                        ("unknown", recorded.unknown),
+                        ("retry", i64::from(unsent)),
+                    ] {
+                        metrics::counter!(names::SENDS, "outcome" => outcome, "account" => pacer.account().to_owned(), "channel" => batch.channel.clone())
+                            .increment(count.max(0) as u64);
+                    }
                 }
                 Err(err) => {
                     // The rows stay handed off; a later claim marks them unknown rather than resending.
@@ -391,7 +396,11 @@ impl Broadcaster {
             {
                 return vec![daily_quota_outcome(); recipients.len()];
             }
-            return client.send_bulk_email(&bulk).await;
+            let started = std::time::Instant::now();
+            let outcomes = client.send_bulk_email(&bulk).await;
+            metrics::histogram!(names::SES_CALL_DURATION, "operation" => "SendBulkEmail")
+                .record(started.elapsed().as_secs_f64());
+            return outcomes;
         }
 
         let messages: Vec<Result<EmailMessage, String>> = recipients
@@ -406,7 +415,11 @@ impl Broadcaster {
             if let Err(PaceError::DailyQuotaReached) = pacer.acquire(1, Lane::Bulk).await {
                 return daily_quota_outcome();
             }
-            client.send_email(&message).await
+            let started = std::time::Instant::now();
+            let outcome = client.send_email(&message).await;
+            metrics::histogram!(names::SES_CALL_DURATION, "operation" => "SendEmail")
+                .record(started.elapsed().as_secs_f64());
+            outcome
         });
         stream::iter(sends)
             .buffered(self.config.send_concurrency.max(1))
@@ -464,8 +477,7 @@ impl Broadcaster {
                     tracing::warn!(batch_id = %batch.id, error = %err, "recording the pause failed");
                 }
                 tracing::warn!(batch_id = %batch.id, account = connection.account_id, "batch paused: the account's daily SES quota is reached");
-                metrics::counter!("wraps_broadcast_pauses_total", "reason" => "daily_quota")
-                    .increment(1);
+                metrics::counter!(names::BATCH_PAUSES, "reason" => "daily_quota").increment(1);
                 self.requeue(shard, job, self.config.quota_retry).await
             }
             Interruption::PlanDailyLimit(after) => {
@@ -478,8 +490,7 @@ impl Broadcaster {
                     tracing::warn!(batch_id = %batch.id, error = %err, "recording the pause failed");
                 }
                 tracing::warn!(batch_id = %batch.id, organization_id = %batch.organization_id, "batch paused: the plan's daily send limit is reached");
-                metrics::counter!("wraps_broadcast_pauses_total", "reason" => "plan_daily_limit")
-                    .increment(1);
+                metrics::counter!(names::BATCH_PAUSES, "reason" => "plan_daily_limit").increment(1);
                 self.requeue(shard, job, after.min(self.config.quota_retry))
                     .await
             }
@@ -489,8 +500,7 @@ impl Broadcaster {
                     "SES rejected sending from the account ({}): {detail}",
                     reason.as_str()
                 );
-                metrics::counter!("wraps_broadcast_pauses_total", "reason" => reason.as_str())
-                    .increment(1);
+                metrics::counter!(names::BATCH_PAUSES, "reason" => reason.as_str()).increment(1);
                 self.fail_batch(batch, &message).await;
                 JobOutcome::Done
             }
@@ -573,7 +583,7 @@ impl Broadcaster {
 
     pub async fn complete_if_done(&self, batch: &Batch) {
         match self.store.try_complete_batch(batch.id).await {
-            Ok(true) => metrics::counter!("wraps_broadcasts_completed_total").increment(1),
+            Ok(true) => metrics::counter!(names::BATCHES_COMPLETED).increment(1),
             Ok(false) => {}
             Err(err) => {
                 tracing::warn!(batch_id = %batch.id, error = %err, "completion check failed; the sweeper retries it")
@@ -624,7 +634,11 @@ impl Broadcaster {
                 return Ok(pacer.clone());
             }
         }
-        let quota = match client.get_account().await {
+        let started = std::time::Instant::now();
+        let reading = client.get_account().await;
+        metrics::histogram!(names::SES_CALL_DURATION, "operation" => "GetAccount")
+            .record(started.elapsed().as_secs_f64());
+        let quota = match reading {
             Ok(quota) => Quota {
                 max_send_rate: quota.max_send_rate,
                 max_24h_send: quota.max_24h_send,

@@ -22,6 +22,7 @@ pub mod content;
 mod shard;
 pub mod sweeper;
 
+use metrics_catalogue as names;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,7 +128,7 @@ impl Dispatcher {
         }
         let _ = promoter.await;
         let _ = sweeper.await;
-        metrics::gauge!("wraps_dispatcher_shards_owned").set(0.0);
+        metrics::gauge!(names::DISPATCHER_SHARDS_OWNED).set(0.0);
         tracing::info!(worker = self.worker.as_str(), "dispatcher stopped");
     }
 
@@ -150,6 +151,7 @@ impl Dispatcher {
                 if !renewed {
                     if let Some(lost) = owned.remove(&n) {
                         tracing::warn!(shard = n, token = lost.lease.token.0, "shard lease lost");
+                        metrics::counter!(names::SHARD_LEASES_LOST).increment(1);
                         self.stop_shard(lost).await;
                     }
                 }
@@ -162,6 +164,7 @@ impl Dispatcher {
             {
                 Ok(Some(lease)) => {
                     tracing::info!(shard = n, token = lease.token.0, "shard acquired");
+                    metrics::counter!(names::SHARD_LEASES_ACQUIRED).increment(1);
                     let stop = shutdown.child_token();
                     let task = tokio::spawn(shard::consume(
                         self.streams.clone(),
@@ -178,7 +181,39 @@ impl Dispatcher {
                 }
             }
         }
-        metrics::gauge!("wraps_dispatcher_shards_owned").set(owned.len() as f64);
+        metrics::gauge!(names::DISPATCHER_SHARDS_OWNED).set(owned.len() as f64);
+        self.sample_backlogs(owned).await;
+    }
+
+    /// Publishes the queue gauges of every owned shard. A shard's gauges
+    /// come from its owner only, so summing over instances counts each
+    /// shard once; a released shard is set to zero here.
+    async fn sample_backlogs(&self, owned: &HashMap<u32, OwnedShard>) {
+        for n in 0..self.config.shards {
+            let shard = n.to_string();
+            let backlog = if owned.contains_key(&n) {
+                match self.streams.consumer.backlog(ShardId(n)).await {
+                    Ok(backlog) => backlog,
+                    Err(err) => {
+                        tracing::debug!(shard = n, error = %err, "reading the shard's backlog failed");
+                        continue;
+                    }
+                }
+            } else {
+                streams::Backlog::default()
+            };
+            // Redis leaves the lag empty after out-of-order acks; every
+            // acked entry is deleted, so the entries not yet delivered are
+            // the ones not pending.
+            let lag = backlog
+                .lag
+                .unwrap_or(backlog.length.saturating_sub(backlog.pending));
+            metrics::gauge!(names::STREAM_LENGTH, "shard" => shard.clone())
+                .set(backlog.length as f64);
+            metrics::gauge!(names::STREAM_PENDING, "shard" => shard.clone())
+                .set(backlog.pending as f64);
+            metrics::gauge!(names::STREAM_LAG, "shard" => shard).set(lag as f64);
+        }
     }
 
     async fn stop_shard(&self, shard: OwnedShard) {

@@ -1,5 +1,6 @@
 //! The consumer loop of one owned shard.
 
+use metrics_catalogue as names;
 use std::sync::Arc;
 
 use schemas::jobs::{ChunkJob, FanOutJob, BATCH_CHUNK, BATCH_FAN_OUT};
@@ -66,7 +67,13 @@ pub(crate) async fn consume(
         while running.try_join_next().is_some() {}
 
         let mut deliveries = match streams.consumer.reclaim(shard, &consumer, held.len()).await {
-            Ok(deliveries) => deliveries,
+            Ok(deliveries) => {
+                if !deliveries.is_empty() {
+                    metrics::counter!(names::STREAM_RECLAIMED, "shard" => shard.0.to_string())
+                        .increment(deliveries.len() as u64);
+                }
+                deliveries
+            }
             Err(err) => {
                 tracing::warn!(shard = shard.0, error = %err, "reclaiming stale jobs failed");
                 Vec::new()
@@ -132,7 +139,7 @@ async fn finish(streams: &Streams, delivery: &Delivery, outcome: JobOutcome) {
             streams.consumer.nack(delivery, reason).await
         }
     };
-    metrics::counter!("wraps_dispatcher_jobs_total", "outcome" => label).increment(1);
+    metrics::counter!(names::DISPATCHER_JOBS, "outcome" => label).increment(1);
     if let Err(err) = result {
         tracing::warn!(shard, %job, error = %err, "recording a job outcome failed; the job will be redelivered");
     }

@@ -8,6 +8,7 @@
 //! again. Every job is idempotent (fan-out is done once, claims keep a
 //! recipient from being sent twice), so a duplicate costs work, never mail.
 
+use metrics_catalogue as names;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,8 +54,8 @@ pub async fn run_sweeper(
     }
 }
 
-/// Sets `wraps_batches_paused` per pause reason, zeroing reasons that no
-/// longer have a paused batch.
+/// Sets `wraps_batches` per unfinished status and `wraps_batches_paused` per
+/// pause reason, zeroing reasons that no longer have a paused batch.
 async fn publish_paused(broadcaster: &Broadcaster) {
     static SEEN: std::sync::Mutex<std::collections::BTreeSet<String>> =
         std::sync::Mutex::new(std::collections::BTreeSet::new());
@@ -65,14 +66,26 @@ async fn publish_paused(broadcaster: &Broadcaster) {
             return;
         }
     };
+    match broadcaster.store.count_active_batches().await {
+        Ok(counts) => {
+            for status in names::ACTIVE_BATCH_STATUSES {
+                let count = counts
+                    .iter()
+                    .find(|(s, _)| s == status)
+                    .map_or(0, |(_, n)| *n);
+                metrics::gauge!(names::BATCHES, "status" => status).set(count as f64);
+            }
+        }
+        Err(err) => tracing::debug!(error = %err, "counting batches by status failed"),
+    }
     let mut seen = SEEN.lock().expect("paused reasons lock poisoned");
     for reason in seen.iter() {
         if !paused.iter().any(|(r, _)| r == reason) {
-            metrics::gauge!("wraps_batches_paused", "reason" => reason.clone()).set(0.0);
+            metrics::gauge!(names::BATCHES_PAUSED, "reason" => reason.clone()).set(0.0);
         }
     }
     for (reason, count) in paused {
-        metrics::gauge!("wraps_batches_paused", "reason" => reason.clone()).set(count as f64);
+        metrics::gauge!(names::BATCHES_PAUSED, "reason" => reason.clone()).set(count as f64);
         seen.insert(reason);
     }
 }
@@ -142,7 +155,7 @@ pub async fn sweep(broadcaster: &Broadcaster, config: &SweeperConfig) {
                     Ok(()) => broadcaster.republish_unfinished(&batch).await.map(|chunks| {
                         if chunks > 0 {
                             tracing::warn!(batch_id = %batch.id, chunks, "batch stalled; queued its unfinished chunks again");
-                            metrics::counter!("wraps_sweeper_requeued_chunks_total").increment(chunks as u64);
+                            metrics::counter!(names::SWEEPER_REQUEUED_CHUNKS).increment(chunks as u64);
                         }
                     }),
                     Err(err) => Err(err),

@@ -18,6 +18,7 @@
 //!
 //! Time is tokio's clock, so tests run it paused and advance it.
 
+use metrics_catalogue as names;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -144,8 +145,14 @@ impl AccountPacer {
             reserve: reserve.max(0.0),
             priority_waiting: AtomicUsize::new(0),
         };
+        metrics::counter!(names::SES_THROTTLES, "account" => pacer.account.clone()).increment(0);
         pacer.publish_gauges();
         pacer
+    }
+
+    /// The 12-digit AWS account number this pacer paces.
+    pub fn account(&self) -> &str {
+        &self.account
     }
 
     /// Largest number of recipients one call may carry without exceeding
@@ -171,7 +178,7 @@ impl AccountPacer {
             .quota
             .unlimited_rate()
         {
-            metrics::counter!("wraps_send_tokens_granted_total", "limiter" => "account", "lane" => lane.as_str())
+            metrics::counter!(names::SEND_TOKENS_GRANTED, "limiter" => "account", "lane" => lane.as_str())
                 .increment(u64::from(recipients));
             return Ok(());
         }
@@ -215,13 +222,13 @@ impl AccountPacer {
                 tokio::time::sleep(wait).await;
             }
         }
-        metrics::counter!("wraps_send_tokens_granted_total", "limiter" => "account", "lane" => lane.as_str())
+        metrics::counter!(names::SEND_TOKENS_GRANTED, "limiter" => "account", "lane" => lane.as_str())
             .increment(u64::from(recipients));
         if waited {
-            metrics::counter!("wraps_send_tokens_waited_total", "limiter" => "account", "lane" => lane.as_str())
+            metrics::counter!(names::SEND_TOKENS_WAITED, "limiter" => "account", "lane" => lane.as_str())
                 .increment(u64::from(recipients));
         }
-        metrics::histogram!("wraps_send_token_wait_seconds", "limiter" => "account", "lane" => lane.as_str())
+        metrics::histogram!(names::SEND_TOKEN_WAIT, "limiter" => "account", "lane" => lane.as_str())
             .record(started.elapsed().as_secs_f64());
         Ok(())
     }
@@ -259,8 +266,7 @@ impl AccountPacer {
         bucket.rate = (bucket.rate * 0.8).max(0.01);
         bucket.tokens = 0.0;
         drop(bucket);
-        metrics::counter!("wraps_ses_throttles_total", "account" => self.account.clone())
-            .increment(1);
+        metrics::counter!(names::SES_THROTTLES, "account" => self.account.clone()).increment(1);
         self.publish_gauges();
     }
 
@@ -304,11 +310,11 @@ impl AccountPacer {
             (bucket.rate, bucket.quota)
         };
         let account = self.account.clone();
-        metrics::gauge!("wraps_ses_max_send_rate", "account" => account.clone())
+        metrics::gauge!(names::SES_MAX_SEND_RATE, "account" => account.clone())
             .set(quota.max_send_rate);
-        metrics::gauge!("wraps_ses_paced_rate", "account" => account.clone()).set(rate);
+        metrics::gauge!(names::SES_PACED_RATE, "account" => account.clone()).set(rate);
         if let Some(headroom) = self.daily_headroom() {
-            metrics::gauge!("wraps_ses_quota_headroom", "account" => account).set(headroom);
+            metrics::gauge!(names::SES_QUOTA_HEADROOM, "account" => account).set(headroom);
         }
     }
 }

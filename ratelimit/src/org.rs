@@ -7,6 +7,7 @@
 //! in Redis when it is configured (an organisation's accounts may be paced
 //! by different dispatchers), else in this process.
 
+use metrics_catalogue as names;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,13 +106,13 @@ impl SendLimits {
             tokio::time::sleep(wait).await;
         }
 
-        metrics::counter!("wraps_send_tokens_granted_total", "limiter" => "organization", "lane" => "any")
+        metrics::counter!(names::SEND_TOKENS_GRANTED, "limiter" => "organization", "lane" => "any")
             .increment(granted);
         if waited {
-            metrics::counter!("wraps_send_tokens_waited_total", "limiter" => "organization", "lane" => "any")
+            metrics::counter!(names::SEND_TOKENS_WAITED, "limiter" => "organization", "lane" => "any")
                 .increment(granted);
         }
-        metrics::histogram!("wraps_send_token_wait_seconds", "limiter" => "organization", "lane" => "any")
+        metrics::histogram!(names::SEND_TOKEN_WAIT, "limiter" => "organization", "lane" => "any")
             .record(started.elapsed().as_secs_f64());
         Ok(())
     }

@@ -503,6 +503,19 @@ impl Store {
         rows.iter().map(batch_from_row).collect()
     }
 
+    /// Counts unfinished batches by status.
+    pub async fn count_active_batches(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query::<Any>(
+            "SELECT status, COUNT(*) AS batches FROM batches \
+             WHERE status IN ('scheduled', 'queued', 'processing') GROUP BY status",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.text("status")?, row.int("batches")?)))
+            .collect()
+    }
+
     /// Counts unfinished batches that are paused, by pause reason.
     pub async fn count_paused_batches(&self) -> Result<Vec<(String, i64)>, StoreError> {
         let rows = sqlx::query::<Any>(

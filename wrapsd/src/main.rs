@@ -61,6 +61,9 @@ enum Command {
     DeadLetters(DeadLettersCommand),
     /// Print the OpenAPI document.
     Openapi,
+    /// Print the metrics catalogue as Markdown (docs/metrics.md).
+    #[command(name = "metrics-doc")]
+    MetricsDoc,
     /// Run an SES v2 simulator for tests, demos and load tests.
     #[command(name = "ses-sim")]
     SesSim(load_tests::SesSimArgs),
@@ -221,6 +224,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Api => serve::run(config, serve::Role::Api).await,
         Command::Dispatch => serve::run(config, serve::Role::Dispatcher).await,
         Command::Migrate => admin::migrate(&config).await,
+        Command::MetricsDoc => {
+            print!("{}", metrics_catalogue::markdown());
+            Ok(())
+        }
         Command::Openapi => {
             let document = control_plane::openapi_document(&config.public_url());
             println!("{}", serde_json::to_string_pretty(&document)?);

@@ -37,6 +37,7 @@ pub fn start_metrics(listen: SocketAddr) -> anyhow::Result<()> {
         .map_err(|err| anyhow::anyhow!("invalid histogram buckets: {err}"))?
         .install()
         .map_err(|err| anyhow::anyhow!("cannot start the metrics listener on {listen}: {err}"))?;
+    metrics_catalogue::describe();
     tracing::info!(%listen, "metrics listener started");
     Ok(())
 }
