@@ -354,7 +354,7 @@ pub fn markdown() -> String {
          `cargo run -p wrapsd -- metrics-doc > docs/metrics.md`; a test fails when they differ. -->\n\n\
          wrapsd serves these on its metrics listener (`WRAPS_METRICS_LISTEN`, default \
          `127.0.0.1:9464`, path `/metrics`). Histograms have the buckets 1 ms to 60 s. \
-         No label holds an email address, a contact id or free text.\n\n\
+         No label contains an email address, a contact id or free text.\n\n\
          | name | type | labels | meaning |\n|---|---|---|---|\n",
     );
     for metric in CATALOGUE {
