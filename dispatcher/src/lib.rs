@@ -192,6 +192,9 @@ impl Dispatcher {
         for n in 0..self.config.shards {
             let shard = n.to_string();
             let backlog = if owned.contains_key(&n) {
+                // Present from the start, so dashboards find the series
+                // before the first reclaim.
+                metrics::counter!(names::STREAM_RECLAIMED, "shard" => shard.clone()).increment(0);
                 match self.streams.consumer.backlog(ShardId(n)).await {
                     Ok(backlog) => backlog,
                     Err(err) => {
