@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::sim::{self, SimConfig};
+use crate::sim::{self, RateMode, SimConfig};
 
 /// Options of `wrapsd ses-sim`.
 #[derive(Debug, Clone, clap::Args)]
@@ -15,6 +15,11 @@ pub struct SesSimArgs {
     /// MaxSendRate in recipients per second. Unlimited when not set.
     #[arg(long, value_name = "R", value_parser = parse_rate)]
     pub max_send_rate: Option<f64>,
+
+    /// Rule of MaxSendRate for a call larger than what remains of the one-second burst:
+    /// `debt` admits it as SES does, `strict` throttles it.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = RateMode::Debt)]
+    pub rate_mode: RateMode,
 
     /// Max24HourSend in recipients over a rolling 24 hours. Unlimited when not set.
     #[arg(long = "max-24h", value_name = "N")]
@@ -55,6 +60,7 @@ impl SesSimArgs {
     pub fn to_config(&self) -> SimConfig {
         SimConfig {
             max_send_rate: self.max_send_rate,
+            rate_mode: self.rate_mode,
             max_24h_send: self.max_24h,
             latency: Duration::from_millis(self.latency_ms),
             throttle_ratio: self.throttle_ratio,
@@ -120,6 +126,7 @@ mod tests {
         assert_eq!(command.args.listen, "127.0.0.1:4566".parse().unwrap());
         let config = command.args.to_config();
         assert_eq!(config.max_send_rate, None);
+        assert_eq!(config.rate_mode, RateMode::Debt);
         assert_eq!(config.throttle_ratio, 0.0);
         assert_eq!(config.stall, Duration::from_secs(30));
     }
@@ -132,6 +139,8 @@ mod tests {
             "127.0.0.1:0",
             "--max-send-rate",
             "14",
+            "--rate-mode",
+            "strict",
             "--max-24h",
             "50000",
             "--latency-ms",
@@ -148,6 +157,7 @@ mod tests {
         .unwrap();
         let config = command.args.to_config();
         assert_eq!(config.max_send_rate, Some(14.0));
+        assert_eq!(config.rate_mode, RateMode::Strict);
         assert_eq!(config.max_24h_send, Some(50_000));
         assert_eq!(config.latency, Duration::from_millis(20));
         assert_eq!(config.fail_after_accept_ratio, 0.01);
@@ -159,6 +169,12 @@ mod tests {
     fn ratio_above_one_is_rejected() {
         let err = Command::try_parse_from(["ses-sim", "--throttle-ratio", "1.5"]).unwrap_err();
         assert!(err.to_string().contains("outside 0 to 1"), "{err}");
+    }
+
+    #[test]
+    fn unknown_rate_mode_is_rejected() {
+        let err = Command::try_parse_from(["ses-sim", "--rate-mode", "loose"]).unwrap_err();
+        assert!(err.to_string().contains("strict"), "{err}");
     }
 
     #[test]

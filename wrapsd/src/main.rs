@@ -4,6 +4,7 @@
 mod admin;
 mod bench;
 mod config;
+mod fidelity;
 mod import;
 mod quickstart;
 mod serve;
@@ -72,6 +73,11 @@ enum Command {
     /// Redis.
     #[command(name = "bench-broadcast")]
     BenchBroadcast(bench::BenchArgs),
+    /// Check that three dispatchers sharing one AWS account send at 0.95 to
+    /// 1.0 of its MaxSendRate without a throttle, against a strict SES
+    /// simulator, PostgreSQL and Redis on 127.0.0.1.
+    #[command(name = "rate-fidelity")]
+    RateFidelity(fidelity::FidelityArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -196,7 +202,10 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let quiet = matches!(cli.command, Command::Quickstart(_));
+    let quiet = matches!(
+        cli.command,
+        Command::Quickstart(_) | Command::RateFidelity(_)
+    );
     telemetry::init_logging(config.log_format, if quiet { "warn" } else { "info" });
 
     let runtime = match tokio::runtime::Runtime::new() {
@@ -220,6 +229,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Quickstart(args) => quickstart::run(args, config).await,
         Command::SesSim(args) => load_tests::run_ses_sim(args).await,
         Command::BenchBroadcast(args) => bench::run(args).await,
+        Command::RateFidelity(args) => fidelity::run(args).await,
         Command::Serve => serve::run(config, serve::Role::Both).await,
         Command::Api => serve::run(config, serve::Role::Api).await,
         Command::Dispatch => serve::run(config, serve::Role::Dispatcher).await,

@@ -88,6 +88,7 @@ pub async fn run(args: QuickstartArgs, base: Config) -> anyhow::Result<()> {
     let api = running.api_addr.context("the API did not start")?;
     let base_url = format!("http://{api}");
     eprintln!("    API at {base_url}");
+    eprintln!("    metrics at http://{}/metrics", running.metrics_addr);
 
     let store = running.store.clone();
     let org = store.create_org("Quickstart", "business").await?;

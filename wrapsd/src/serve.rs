@@ -53,6 +53,8 @@ pub async fn open_streams(config: &Config) -> anyhow::Result<Streams> {
 pub struct Running {
     pub shutdown: CancellationToken,
     pub api_addr: Option<std::net::SocketAddr>,
+    /// Address of the `/metrics` listener.
+    pub metrics_addr: std::net::SocketAddr,
     pub store: Store,
     tasks: tokio::task::JoinSet<()>,
 }
@@ -84,8 +86,8 @@ pub async fn start(config: Config, role: Role, bootstrap: bool) -> anyhow::Resul
 
     let store = open_store(&config).await?;
     let streams = Arc::new(open_streams(&config).await?);
-    telemetry::start_metrics(config.metrics_listen)?;
     let shutdown = CancellationToken::new();
+    let metrics_addr = telemetry::start_metrics(config.metrics_listen, shutdown.clone()).await?;
 
     let ses: Arc<dyn SesProvider> = Arc::new(SdkSesProvider::new(&config)?);
     match &config.ses_endpoint_url {
@@ -169,6 +171,7 @@ pub async fn start(config: Config, role: Role, bootstrap: bool) -> anyhow::Resul
     Ok(Running {
         shutdown,
         api_addr,
+        metrics_addr,
         store,
         tasks,
     })

@@ -1,10 +1,12 @@
 //! The simulator's own endpoints under `/sim`, for tests and load runs:
 //!
-//! - `GET /sim/stats`: counters (`SimStats`) as JSON.
+//! - `GET /sim/stats`: counters (`SimStats`) as JSON, with a `timeline` object
+//!   (`SimTimeline`) of the recipients admitted and calls throttled per 100 ms slot.
+//!   With `?calls=true` the timeline also lists the exact time of each admitted call.
 //! - `GET /sim/messages?batchId=...&limit=...`: accepted recipients in acceptance order
 //!   (`SimMessage`), at most `limit` (default 1000).
-//! - `POST /sim/reset`: clears records, counters, the rate and the 24-hour window, but
-//!   keeps templates and fault settings.
+//! - `POST /sim/reset`: clears records, counters, the timeline, the rate and the 24-hour
+//!   window, but keeps templates and fault settings.
 //! - `GET` or `POST /sim/config`: reads or changes the faults at run time, e.g.
 //!   `{"throttleRatio": 0.3}` to start a throttling storm and `{"throttleRatio": 0}` to
 //!   end it. Fields left out keep their value.
@@ -24,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::faults::FaultSettings;
 use super::recorder::{SimMessage, SimStats};
 use super::state::SimState;
+use super::timeline::SimTimeline;
 
 const DEFAULT_MESSAGES_LIMIT: usize = 1000;
 
@@ -45,8 +48,30 @@ impl IntoResponse for AdminError {
     }
 }
 
-async fn stats(State(state): State<Arc<SimState>>) -> Json<SimStats> {
-    Json(state.recorder.stats())
+/// The body of `/sim/stats`: the counters at the top level, as before the timeline
+/// existed, and the timeline beside them.
+#[derive(Debug, Serialize)]
+struct StatsResponse {
+    #[serde(flatten)]
+    stats: SimStats,
+    timeline: SimTimeline,
+}
+
+#[derive(Debug, Deserialize)]
+struct StatsQuery {
+    #[serde(default)]
+    calls: bool,
+}
+
+async fn stats(
+    State(state): State<Arc<SimState>>,
+    query: Result<Query<StatsQuery>, QueryRejection>,
+) -> Result<Json<StatsResponse>, AdminError> {
+    let Query(query) = query.map_err(|err| AdminError(format!("invalid query string: {err}")))?;
+    Ok(Json(StatsResponse {
+        stats: state.recorder.stats(),
+        timeline: state.timeline.snapshot(query.calls),
+    }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,22 +5,42 @@
 //! larger than what remains, then reject calls until the debt is paid off. The Amazon
 //! SES blog post "What Happens When You Reach Your Sending Limits?" describes this for
 //! a one-per-second account sending to five recipients at once.
+//!
+//! [`RateMode::Strict`] replaces that rule for the rate with a stricter one, under which
+//! a sender that ever goes above `MaxSendRate` is throttled. Rate-fidelity runs use it.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Rule of the `MaxSendRate` limiter for a call larger than what remains of the burst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RateMode {
+    /// As SES does: a call is admitted while at least one recipient's worth of the
+    /// one-second burst remains, even when it carries more recipients than that, and
+    /// the overdraft is paid back before the next call passes.
+    #[default]
+    Debt,
+    /// A call is admitted only when every one of its recipients fits in what remains
+    /// of the one-second burst. A sender is throttled as soon as it goes faster than
+    /// `MaxSendRate`, and a call larger than the whole burst is never admitted.
+    Strict,
+}
+
 /// A recipient-weighted GCRA cell for `MaxSendRate`.
 ///
 /// The state is one theoretical arrival time (TAT) in nanoseconds since `origin`, updated
-/// with compare-and-swap, so concurrent calls never wait on a lock. A call is admitted
-/// while the TAT is at most `tolerance - interval` ahead of now, i.e. while at least one
-/// recipient's worth of the one-second burst remains, and then moves the TAT forward by
-/// `recipients * interval`.
+/// with compare-and-swap, so concurrent calls never wait on a lock. The tolerance is the
+/// one-second burst, or one interval when the rate is below one per second. A call of
+/// `recipients` costs `recipients * interval` and, when admitted, moves the TAT to
+/// `max(TAT, now) + cost`. In [`RateMode::Debt`] a call is admitted iff
+/// `max(TAT, now) + interval - now <= tolerance`, so one recipient's worth of burst is
+/// enough; in [`RateMode::Strict`] iff `max(TAT, now) + cost - now <= tolerance`.
 #[derive(Debug)]
 pub(crate) struct SendRateLimiter {
     origin: Instant,
+    mode: RateMode,
     interval_nanos: f64,
     tolerance_nanos: u64,
     tat_nanos: AtomicU64,
@@ -28,12 +48,13 @@ pub(crate) struct SendRateLimiter {
 
 impl SendRateLimiter {
     /// Creates a limiter for `max_send_rate` recipients per second (positive and finite).
-    pub(crate) fn new(max_send_rate: f64, origin: Instant) -> Self {
+    pub(crate) fn new(max_send_rate: f64, mode: RateMode, origin: Instant) -> Self {
         let interval_nanos = 1e9 / max_send_rate;
         // One second of burst, or one recipient's interval when the rate is below 1/s.
         let tolerance_nanos = interval_nanos.max(1e9) as u64;
         Self {
             origin,
+            mode,
             interval_nanos,
             tolerance_nanos,
             tat_nanos: AtomicU64::new(0),
@@ -43,12 +64,16 @@ impl SendRateLimiter {
     /// Admits a call for `recipients` at `now`, or returns false without changing state.
     pub(crate) fn try_acquire(&self, now: Instant, recipients: u64) -> bool {
         let now_nanos = self.nanos_since_origin(now);
-        let limit = now_nanos + self.tolerance_nanos - self.interval_nanos as u64;
         let cost = (recipients as f64 * self.interval_nanos) as u64;
+        let needed = match self.mode {
+            RateMode::Debt => self.interval_nanos as u64,
+            RateMode::Strict => cost,
+        };
+        let limit = now_nanos + self.tolerance_nanos;
 
         let mut current = self.tat_nanos.load(Ordering::Acquire);
         loop {
-            if current > limit {
+            if current.max(now_nanos) + needed > limit {
                 return false;
             }
             let next = current.max(now_nanos) + cost;
@@ -184,7 +209,7 @@ mod tests {
     #[test]
     fn rate_admits_one_second_burst_then_rejects() {
         let origin = Instant::now();
-        let limiter = SendRateLimiter::new(5.0, origin);
+        let limiter = SendRateLimiter::new(5.0, RateMode::Debt, origin);
         let admitted = (0..20).filter(|_| limiter.try_acquire(origin, 1)).count();
         assert_eq!(admitted, 5);
     }
@@ -192,7 +217,7 @@ mod tests {
     #[test]
     fn rate_refills_at_max_send_rate() {
         let origin = Instant::now();
-        let limiter = SendRateLimiter::new(5.0, origin);
+        let limiter = SendRateLimiter::new(5.0, RateMode::Debt, origin);
         while limiter.try_acquire(origin, 1) {}
 
         let later = origin + Duration::from_millis(200);
@@ -203,7 +228,7 @@ mod tests {
     #[test]
     fn rate_lets_large_call_into_debt() {
         let origin = Instant::now();
-        let limiter = SendRateLimiter::new(1.0, origin);
+        let limiter = SendRateLimiter::new(1.0, RateMode::Debt, origin);
         assert!(limiter.try_acquire(origin, 5));
 
         // Five recipients at one per second: nothing more until five seconds later.
@@ -214,7 +239,7 @@ mod tests {
     #[test]
     fn rate_below_one_per_second_admits_first_call() {
         let origin = Instant::now();
-        let limiter = SendRateLimiter::new(0.5, origin);
+        let limiter = SendRateLimiter::new(0.5, RateMode::Debt, origin);
         assert!(limiter.try_acquire(origin, 1));
         assert!(!limiter.try_acquire(origin + Duration::from_secs(1), 1));
         assert!(limiter.try_acquire(origin + Duration::from_secs(2), 1));
@@ -223,11 +248,97 @@ mod tests {
     #[test]
     fn rate_release_returns_tokens() {
         let origin = Instant::now();
-        let limiter = SendRateLimiter::new(2.0, origin);
+        let limiter = SendRateLimiter::new(2.0, RateMode::Debt, origin);
         assert!(limiter.try_acquire(origin, 2));
         assert!(!limiter.try_acquire(origin, 1));
         limiter.release(2);
         assert!(limiter.try_acquire(origin, 1));
+    }
+
+    #[test]
+    fn strict_admits_calls_that_fit_in_what_remains() {
+        let origin = Instant::now();
+        let limiter = SendRateLimiter::new(5.0, RateMode::Strict, origin);
+        assert!(limiter.try_acquire(origin, 3));
+        // Two of the five recipients of the burst remain: three do not fit, two do.
+        assert!(!limiter.try_acquire(origin, 3));
+        assert!(limiter.try_acquire(origin, 2));
+        assert!(!limiter.try_acquire(origin, 1));
+    }
+
+    #[test]
+    fn debt_admits_the_call_that_strict_rejects() {
+        let origin = Instant::now();
+        let debt = SendRateLimiter::new(5.0, RateMode::Debt, origin);
+        let strict = SendRateLimiter::new(5.0, RateMode::Strict, origin);
+        assert!(debt.try_acquire(origin, 3));
+        assert!(strict.try_acquire(origin, 3));
+        assert!(debt.try_acquire(origin, 3));
+        assert!(!strict.try_acquire(origin, 3));
+    }
+
+    #[test]
+    fn strict_refills_one_recipient_per_interval() {
+        let origin = Instant::now();
+        let limiter = SendRateLimiter::new(200.0, RateMode::Strict, origin);
+        let admitted = (0..10).filter(|_| limiter.try_acquire(origin, 50)).count();
+        assert_eq!(admitted, 4);
+
+        // 250 ms refill 50 recipients at 200/s; 245 ms refill only 49.
+        assert!(!limiter.try_acquire(origin + Duration::from_millis(245), 50));
+        assert!(limiter.try_acquire(origin + Duration::from_millis(245), 49));
+        assert!(!limiter.try_acquire(origin + Duration::from_millis(250), 50));
+        assert!(limiter.try_acquire(origin + Duration::from_millis(495), 50));
+    }
+
+    #[test]
+    fn strict_one_per_second_spacing() {
+        let origin = Instant::now();
+        let limiter = SendRateLimiter::new(1.0, RateMode::Strict, origin);
+        assert!(limiter.try_acquire(origin, 1));
+        assert!(!limiter.try_acquire(origin + Duration::from_millis(999), 1));
+        assert!(limiter.try_acquire(origin + Duration::from_secs(1), 1));
+        assert!(!limiter.try_acquire(origin + Duration::from_millis(1999), 1));
+        assert!(limiter.try_acquire(origin + Duration::from_secs(2), 1));
+    }
+
+    #[test]
+    fn strict_full_burst_call_waits_one_second() {
+        let origin = Instant::now();
+        let limiter = SendRateLimiter::new(14.0, RateMode::Strict, origin);
+        assert!(limiter.try_acquire(origin, 14));
+        assert!(!limiter.try_acquire(origin + Duration::from_millis(990), 14));
+        assert!(limiter.try_acquire(origin + Duration::from_secs(1), 14));
+    }
+
+    #[test]
+    fn strict_rejects_call_above_burst() {
+        let origin = Instant::now();
+        let limiter = SendRateLimiter::new(14.0, RateMode::Strict, origin);
+        assert!(!limiter.try_acquire(origin, 15));
+        assert!(!limiter.try_acquire(origin + Duration::from_secs(60), 15));
+        // The rejections took nothing.
+        assert!(limiter.try_acquire(origin + Duration::from_secs(60), 14));
+    }
+
+    #[test]
+    fn strict_below_one_per_second() {
+        let origin = Instant::now();
+        let limiter = SendRateLimiter::new(0.5, RateMode::Strict, origin);
+        assert!(!limiter.try_acquire(origin, 2));
+        assert!(limiter.try_acquire(origin, 1));
+        assert!(!limiter.try_acquire(origin + Duration::from_millis(1999), 1));
+        assert!(limiter.try_acquire(origin + Duration::from_secs(2), 1));
+    }
+
+    #[test]
+    fn strict_release_returns_tokens() {
+        let origin = Instant::now();
+        let limiter = SendRateLimiter::new(4.0, RateMode::Strict, origin);
+        assert!(limiter.try_acquire(origin, 4));
+        limiter.release(2);
+        assert!(!limiter.try_acquire(origin, 3));
+        assert!(limiter.try_acquire(origin, 2));
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! (`AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:PORT`, or `endpoint_url` in code). It
 //! accepts any SigV4 signature without checking it. It serves `SendEmail`,
 //! `SendBulkEmail`, `GetAccount` and the email template operations, enforces
-//! `MaxSendRate` and `Max24HourSend` as SES does, injects latency and faults, and
-//! records every accepted recipient so that tests can count losses and duplicates.
+//! `MaxSendRate` and `Max24HourSend` as SES does (or the rate more strictly, see
+//! [`RateMode`]), and injects latency and faults. It records every accepted recipient
+//! so that tests can count losses and duplicates. It also records when each call was
+//! admitted ([`SimServer::timeline`]) so that they can measure a sender's rate.
 //!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
@@ -39,6 +41,7 @@ mod send;
 mod state;
 mod tags;
 mod templates;
+mod timeline;
 mod wire;
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -52,19 +55,25 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use limits::RateMode;
 pub use recorder::{SimMessage, SimStats, BATCH_ID_TAG};
+pub use timeline::{AdmittedCall, SimTimeline, MAX_CALLS, MAX_SLOTS, SLOT_MILLIS};
 
 use faults::{FaultSettings, Faults};
 use limits::{SendRateLimiter, SendWindow};
 use recorder::Recorder;
 use state::SimState;
 use templates::TemplateStore;
+use timeline::Timeline;
 
 /// Limits and faults of a simulator. The default has no limits and no faults.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
     /// `MaxSendRate` in recipients per second; `None` is unlimited.
     pub max_send_rate: Option<f64>,
+    /// Rule for a call larger than what remains of the one-second burst: admitted into
+    /// debt as SES does (the default), or throttled.
+    pub rate_mode: RateMode,
     /// `Max24HourSend` in recipients over a rolling 24 hours; `None` is unlimited.
     pub max_24h_send: Option<u64>,
     /// Delay added to every SES call before it is handled.
@@ -90,6 +99,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         Self {
             max_send_rate: None,
+            rate_mode: RateMode::Debt,
             max_24h_send: None,
             latency: Duration::ZERO,
             throttle_ratio: 0.0,
@@ -158,6 +168,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<SimS
     tracing::info!(
         %addr,
         max_send_rate = config.max_send_rate,
+        rate_mode = ?config.rate_mode,
         max_24h_send = config.max_24h_send,
         "SES simulator started"
     );
@@ -184,9 +195,10 @@ fn new_state(config: &SimConfig) -> SimState {
         faults,
         rate: config
             .max_send_rate
-            .map(|rate| SendRateLimiter::new(rate, origin)),
+            .map(|rate| SendRateLimiter::new(rate, config.rate_mode, origin)),
         window: SendWindow::new(config.max_24h_send, origin),
         recorder: Recorder::new(config.record_content, message_id_prefix(config.seed)),
+        timeline: Timeline::new(origin),
         templates: TemplateStore::default(),
         max_send_rate: config.max_send_rate,
         shutdown: CancellationToken::new(),
@@ -228,6 +240,32 @@ impl SimServer {
 
     pub fn stats(&self) -> SimStats {
         self.state.recorder.stats()
+    }
+
+    /// Returns when send calls were admitted and throttled since start or the last
+    /// reset, with the exact time of the first [`MAX_CALLS`] admitted calls.
+    pub fn timeline(&self) -> SimTimeline {
+        self.state.timeline.snapshot(true)
+    }
+
+    /// Stores an email template as `CreateEmailTemplate` would, for callers that set
+    /// up a run in-process.
+    pub(crate) fn create_template(
+        &self,
+        name: &str,
+        subject: &str,
+        html: &str,
+        text: &str,
+    ) -> anyhow::Result<()> {
+        let content = wire::EmailTemplateContent {
+            subject: Some(subject.to_owned()),
+            html: Some(html.to_owned()),
+            text: Some(text.to_owned()),
+        };
+        self.state
+            .templates
+            .create(name, content)
+            .map_err(|err| anyhow::anyhow!("creating the template {name} failed: {err}"))
     }
 
     /// Returns every accepted recipient in acceptance order, or only those whose

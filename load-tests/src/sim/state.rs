@@ -13,6 +13,7 @@ use super::faults::{Faults, InjectedFault};
 use super::limits::{SendRateLimiter, SendWindow};
 use super::recorder::{Operation, Recorder};
 use super::templates::TemplateStore;
+use super::timeline::Timeline;
 
 /// State shared by every request handler.
 pub(crate) struct SimState {
@@ -20,6 +21,8 @@ pub(crate) struct SimState {
     pub(crate) rate: Option<SendRateLimiter>,
     pub(crate) window: SendWindow,
     pub(crate) recorder: Recorder,
+    /// When send calls were admitted or throttled.
+    pub(crate) timeline: Timeline,
     pub(crate) templates: TemplateStore,
     pub(crate) max_send_rate: Option<f64>,
     /// Cancelled when the server shuts down; ends latency sleeps and stalls early.
@@ -41,11 +44,14 @@ impl SimState {
 
     /// Admits a send call for `recipients`, or returns the error SES would, in this order:
     /// an injected fault, the sending rate, then the 24-hour quota. A rejected call
-    /// leaves no trace in the rate or the quota.
+    /// leaves no trace in the rate or the quota. Admissions and throttles go to the
+    /// timeline.
     pub(crate) fn admit(&self, recipients: u64) -> Result<(), SesError> {
+        let now = Instant::now();
         match self.faults.before_admission() {
             Some(InjectedFault::Throttle) => {
                 self.recorder.count_throttled();
+                self.timeline.throttled(now);
                 return Err(SesError::SendingRateExceeded);
             }
             Some(InjectedFault::ServerError) => {
@@ -55,10 +61,10 @@ impl SimState {
             None => {}
         }
 
-        let now = Instant::now();
         if let Some(rate) = &self.rate {
             if !rate.try_acquire(now, recipients) {
                 self.recorder.count_throttled();
+                self.timeline.throttled(now);
                 return Err(SesError::SendingRateExceeded);
             }
         }
@@ -69,6 +75,7 @@ impl SimState {
             self.recorder.count_quota_rejected();
             return Err(SesError::DailyQuotaExceeded);
         }
+        self.timeline.admitted(now, recipients);
         Ok(())
     }
 
@@ -96,6 +103,7 @@ impl SimState {
 
     pub(crate) fn reset(&self) {
         self.recorder.reset();
+        self.timeline.reset(Instant::now());
         self.window.reset();
         if let Some(rate) = &self.rate {
             rate.reset();

@@ -1,6 +1,6 @@
 //! The `/sim` endpoints over plain HTTP.
 
-use load_tests::sim::{SimConfig, SimMessage, SimStats};
+use load_tests::sim::{SimConfig, SimMessage, SimStats, SimTimeline};
 use serde_json::Value;
 
 use crate::support::{http, send_one, ses_client, start_sim};
@@ -32,6 +32,53 @@ async fn stats_json_uses_documented_names() {
 
     let stats: SimStats = serde_json::from_str(&body).unwrap();
     assert_eq!(stats, sim.stats());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn stats_json_carries_the_timeline() {
+    let config = SimConfig {
+        max_send_rate: Some(2.0),
+        ..SimConfig::default()
+    };
+    let sim = start_sim(config).await;
+    let client = ses_client(&sim.endpoint());
+    for i in 0..3 {
+        let _ = send_one(&client, &format!("a{i}@example.com"), "t").await;
+    }
+
+    let (status, body) = http(sim.addr(), "GET", "/sim/stats", None).await;
+    assert_eq!(status, 200);
+    let json: Value = serde_json::from_str(&body).unwrap();
+    let timeline = &json["timeline"];
+    assert_eq!(timeline["slotMillis"], 100, "{body}");
+    assert_eq!(timeline["acceptedTotal"], 2, "{body}");
+    assert_eq!(timeline["throttledTotal"], 1, "{body}");
+    let per_slot: u64 = timeline["accepted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|count| count.as_u64().unwrap())
+        .sum();
+    assert_eq!(per_slot, 2, "{body}");
+    assert!(
+        timeline.get("calls").is_none(),
+        "calls only on request: {body}"
+    );
+
+    let (status, body) = http(sim.addr(), "GET", "/sim/stats?calls=true", None).await;
+    assert_eq!(status, 200);
+    let timeline: SimTimeline =
+        serde_json::from_value(serde_json::from_str::<Value>(&body).unwrap()["timeline"].clone())
+            .unwrap();
+    assert_eq!(timeline, sim.timeline());
+    assert_eq!(timeline.calls.len(), 2);
+    assert!(timeline.calls[0].at_micros <= timeline.calls[1].at_micros);
+
+    let (status, _) = http(sim.addr(), "POST", "/sim/reset", None).await;
+    assert_eq!(status, 204);
+    assert_eq!(sim.timeline().accepted_total, 0);
+    assert!(sim.timeline().calls.is_empty());
     sim.shutdown().await;
 }
 

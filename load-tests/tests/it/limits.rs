@@ -1,7 +1,11 @@
 //! MaxSendRate, Max24HourSend, GetAccount, and duplicate counting.
 
+use std::time::Duration;
+
 use futures::future::join_all;
-use load_tests::sim::SimConfig;
+use load_tests::fidelity::measure_rate;
+use load_tests::sim::{AdmittedCall, RateMode, SimConfig};
+use tokio::time::Instant;
 
 use crate::bulk::{create_template, default_content, entry};
 use crate::support::{send_one, ses_client, start_sim, SENDER};
@@ -77,6 +81,170 @@ async fn rate_limit_charges_bulk_per_recipient() {
     let (code, _) = next.expect_err("the next call is throttled while the debt lasts");
     assert_eq!(code.as_deref(), Some("TooManyRequestsException"));
     assert_eq!(sim.stats().accepted, 20);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn strict_rate_throttles_oversized_bulk() {
+    let config = SimConfig {
+        max_send_rate: Some(5.0),
+        rate_mode: RateMode::Strict,
+        ..SimConfig::default()
+    };
+    let sim = start_sim(config).await;
+    let client = ses_client(&sim.endpoint());
+    create_template(&client, "news", "News", "<p>News</p>").await;
+    let bulk = |count: usize, first: usize| {
+        let entries = (first..first + count)
+            .map(|i| entry(&format!("r{i}@example.com")))
+            .collect();
+        client
+            .send_bulk_email()
+            .from_email_address(SENDER)
+            .default_content(default_content("news", "{}"))
+            .set_bulk_email_entries(Some(entries))
+            .send()
+    };
+
+    bulk(3, 0)
+        .await
+        .expect("three of five recipients fit the burst");
+    let err = bulk(3, 3)
+        .await
+        .expect_err("three more do not fit in the two that remain");
+    assert_eq!(
+        aws_sdk_sesv2::error::ProvideErrorMetadata::code(&err),
+        Some("TooManyRequestsException")
+    );
+    bulk(2, 3).await.expect("two more fit exactly");
+
+    let stats = sim.stats();
+    assert_eq!(stats.accepted, 5);
+    assert_eq!(stats.throttled, 1);
+    let timeline = sim.timeline();
+    assert_eq!(timeline.accepted_total, 5);
+    assert_eq!(timeline.throttled_total, 1);
+    let sizes: Vec<u32> = timeline.calls.iter().map(|call| call.recipients).collect();
+    assert_eq!(sizes, [3, 2]);
+    sim.shutdown().await;
+}
+
+/// What a paced sender did, as it measured it.
+struct PacedRun {
+    throttled: usize,
+    /// Start of each admitted send, from the sender's own clock.
+    admitted: Vec<AdmittedCall>,
+}
+
+/// Sends `burst` messages at once, then one every `1 / rate` seconds until `until`
+/// after the start. A late send makes up for lost time with the next ones only when
+/// `catch_up` is set. Otherwise the schedule restarts from the late send, so no two
+/// paced sends start closer than `1 / rate` apart.
+async fn paced_sender(
+    client: &aws_sdk_sesv2::Client,
+    burst: usize,
+    rate: f64,
+    until: Duration,
+    catch_up: bool,
+) -> PacedRun {
+    let start = Instant::now();
+    let mut run = PacedRun {
+        throttled: 0,
+        admitted: Vec::new(),
+    };
+    let send = |index: usize| {
+        let address = format!("r{index}@example.com");
+        async move {
+            let at = Instant::now();
+            let admitted = send_one(client, &address, "paced").await.is_ok();
+            (at, admitted)
+        }
+    };
+    let record = |run: &mut PacedRun, (at, admitted): (Instant, bool)| {
+        if admitted {
+            run.admitted.push(AdmittedCall {
+                at_micros: (at - start).as_micros() as u64,
+                recipients: 1,
+            });
+        } else {
+            run.throttled += 1;
+        }
+    };
+
+    for index in 0..burst {
+        let outcome = send(index).await;
+        record(&mut run, outcome);
+    }
+    let period = Duration::from_secs_f64(1.0 / rate);
+    let mut next = Instant::now();
+    let mut index = burst;
+    while next - start < until {
+        next += period;
+        tokio::time::sleep_until(next).await;
+        if !catch_up {
+            next = next.max(Instant::now());
+        }
+        let outcome = send(index).await;
+        record(&mut run, outcome);
+        index += 1;
+    }
+    run
+}
+
+#[tokio::test]
+async fn strict_rate_passes_sender_below_rate() {
+    let config = SimConfig {
+        max_send_rate: Some(20.0),
+        rate_mode: RateMode::Strict,
+        ..SimConfig::default()
+    };
+    let sim = start_sim(config).await;
+    let client = ses_client(&sim.endpoint());
+
+    // Half a second of burst, then at most 0.97 of the rate.
+    let run = paced_sender(&client, 10, 19.4, Duration::from_secs(3), false).await;
+    assert_eq!(run.throttled, 0);
+    let timeline = sim.timeline();
+    assert_eq!(timeline.throttled_total, 0);
+
+    // The simulator's clock shows the rate the sender's own clock shows. A busy
+    // machine may slow the sender, so its own rate is the reference, not 19.4.
+    let measured = measure_rate(&timeline.calls)
+        .sustained
+        .expect("two seconds of calls after the first");
+    let own = measure_rate(&run.admitted)
+        .sustained
+        .expect("two seconds of sends after the first");
+    assert!(
+        own <= 19.4 * 1.001,
+        "the sender went faster than 19.4/s: {own}"
+    );
+    assert!(
+        (measured - own).abs() <= 0.02 * own,
+        "simulator measured {measured}/s, sender {own}/s"
+    );
+    assert!(measured <= 20.0, "measured {measured}/s above the rate");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn strict_rate_throttles_sender_above_rate() {
+    let config = SimConfig {
+        max_send_rate: Some(20.0),
+        rate_mode: RateMode::Strict,
+        ..SimConfig::default()
+    };
+    let sim = start_sim(config).await;
+    let client = ses_client(&sim.endpoint());
+
+    // The whole burst, then 30 per second: the credit that refilled while the burst
+    // was sent runs out at 10 recipients per second.
+    let run = paced_sender(&client, 20, 30.0, Duration::from_secs(3), true).await;
+    assert!(
+        run.throttled > 0,
+        "a sender above the rate must be throttled"
+    );
+    assert_eq!(sim.timeline().throttled_total, run.throttled as u64);
     sim.shutdown().await;
 }
 
