@@ -148,13 +148,18 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     }
 
     let pending = response.extensions_mut().remove::<PendingError>();
-    let is_json = response
+    // A handler's own JSON body, or an HTML page meant for a person (the
+    // unsubscribe page), is kept as it is.
+    let is_rendered = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+        .is_some_and(|value| {
+            value.as_bytes().starts_with(b"application/json")
+                || value.as_bytes().starts_with(b"text/html")
+        });
     let mut envelope = match pending {
         Some(PendingError(envelope)) => envelope,
-        None if is_json => return response,
+        None if is_rendered => return response,
         None => envelope(status, default_message(status), None, None),
     };
     envelope.request_id = request_id.map(|id| id.0);

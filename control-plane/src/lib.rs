@@ -28,6 +28,7 @@ use axum::Router;
 use futures::future::BoxFuture;
 use metrics_catalogue as names;
 use ratelimit::{Limiter, Plans};
+use schemas::unsubscribe::UnsubscribeKeys;
 use ses::SesProvider;
 use store::Store;
 use streams::Streams;
@@ -99,6 +100,8 @@ pub struct AppState {
     pub plans: Arc<Plans>,
     /// Buckets of the per-organisation API limit.
     pub limiter: Limiter,
+    /// Keys of unsubscribe links, read from the store on first use.
+    unsubscribe_keys: Arc<tokio::sync::RwLock<Option<UnsubscribeKeys>>>,
 }
 
 impl AppState {
@@ -117,7 +120,32 @@ impl AppState {
             probes: Arc::new(probes),
             plans: Arc::new(Plans::hosted()),
             limiter: Limiter::local(),
+            unsubscribe_keys: Arc::default(),
         }
+    }
+
+    /// Uses `keys` for unsubscribe links instead of reading them on first use.
+    pub fn with_unsubscribe_keys(self, keys: UnsubscribeKeys) -> Self {
+        *self
+            .unsubscribe_keys
+            .try_write()
+            .expect("no reader exists yet") = Some(keys);
+        self
+    }
+
+    /// The unsubscribe keys, read from the store the first time.
+    pub async fn unsubscribe_keys(&self) -> Result<UnsubscribeKeys, store::StoreError> {
+        if let Some(keys) = self.unsubscribe_keys.read().await.as_ref() {
+            return Ok(keys.clone());
+        }
+        self.reload_unsubscribe_keys().await
+    }
+
+    /// Reads the unsubscribe keys from the store again, after a rotation.
+    pub async fn reload_unsubscribe_keys(&self) -> Result<UnsubscribeKeys, store::StoreError> {
+        let keys = self.store.unsubscribe_keys().await?;
+        *self.unsubscribe_keys.write().await = Some(keys.clone());
+        Ok(keys)
     }
 
     /// Replaces the hosted plan table and the in-process limiter.
@@ -149,6 +177,7 @@ fn v1_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
 pub fn openapi_document(server_url: &str) -> serde_json::Value {
     let (_, doc) = OpenApiRouter::<AppState>::with_openapi(docs::ApiDoc::openapi())
         .merge(routes::health::router())
+        .merge(routes::unsubscribe::router())
         .merge(v1_routes(None))
         .split_for_parts();
     docs::finish_document(doc, server_url)
@@ -165,6 +194,7 @@ pub fn app(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), auth::require_api_key));
     let (routes, doc) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .merge(routes::health::router())
+        .merge(routes::unsubscribe::router())
         .merge(v1)
         .split_for_parts();
     let document = docs::finish_document(doc, &state.config.public_base_url);

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use ratelimit::{AccountPacer, Lane, PaceError, Pacers, Quota, SendLimitError, SendLimits};
 
-use crate::content::{Content, ContentError};
+use crate::content::{Content, ContentError, UnsubscribeLinks};
 
 /// Settings of the broadcast sender.
 #[derive(Clone, Debug)]
@@ -69,6 +69,9 @@ pub struct Broadcaster {
     pub pacers: Pacers,
     /// Plan send limits per organisation.
     pub send_limits: SendLimits,
+    /// Signing keys and base URL of the one-click unsubscribe links every
+    /// broadcast message carries.
+    pub unsubscribe: UnsubscribeLinks,
     pub config: BroadcastConfig,
 }
 
@@ -193,7 +196,7 @@ impl Broadcaster {
                 .await;
             return JobOutcome::Done;
         };
-        let content = match Content::load(&self.store, &batch).await {
+        let content = match Content::load(&self.store, &batch, &self.unsubscribe).await {
             Ok(content) => content,
             Err(ContentError::Store(err)) => {
                 return JobOutcome::Failed(format!("loading content failed: {err}"))

@@ -3,9 +3,36 @@
 
 use std::collections::BTreeSet;
 
+use schemas::batches::AudienceType;
+use schemas::unsubscribe::{UnsubscribeClaims, UnsubscribeKeys};
 use ses::render::{self, RecipientFields, Template};
 use ses::{BulkEntry, BulkMessage, EmailMessage};
 use store::{Batch, ClaimedRecipient, Store, StoreError};
+
+/// How a broadcast builds each recipient's one-click unsubscribe link.
+#[derive(Clone, Debug)]
+pub struct UnsubscribeLinks {
+    pub keys: UnsubscribeKeys,
+    /// Base URL of the public API, without a trailing slash.
+    pub base_url: String,
+}
+
+impl UnsubscribeLinks {
+    /// The link of `recipient`: scoped to the batch's topic for a topic
+    /// broadcast, global for everything else.
+    fn url(&self, batch: &Batch, recipient: &ClaimedRecipient) -> String {
+        let topic_id = match batch.audience_type {
+            AudienceType::Topic => batch.topic_id,
+            _ => None,
+        };
+        let token = self.keys.sign(&UnsubscribeClaims {
+            organization_id: batch.organization_id,
+            contact_id: recipient.contact_id,
+            topic_id,
+        });
+        format!("{}/unsubscribe/{token}", self.base_url)
+    }
+}
 
 /// Reason a batch's content cannot be sent.
 #[derive(Debug)]
@@ -29,10 +56,15 @@ pub struct Content {
     /// Every variable the subject or body uses, padded with `""` for
     /// recipients that lack it so that rendering never fails on absence.
     variables: BTreeSet<String>,
+    unsubscribe: UnsubscribeLinks,
 }
 
 impl Content {
-    pub async fn load(store: &Store, batch: &Batch) -> Result<Content, ContentError> {
+    pub async fn load(
+        store: &Store,
+        batch: &Batch,
+        unsubscribe: &UnsubscribeLinks,
+    ) -> Result<Content, ContentError> {
         let Some(from_email) = batch.from_email.as_deref().filter(|f| !f.trim().is_empty()) else {
             return Err(ContentError::Invalid(
                 "No sender email configured: set `from` on the batch".into(),
@@ -107,6 +139,7 @@ impl Content {
             ses_template,
             template_id: batch.template_id.map(|id| id.to_string()),
             variables,
+            unsubscribe: unsubscribe.clone(),
         })
     }
 
@@ -114,6 +147,7 @@ impl Content {
         &self,
         batch: &Batch,
         recipient: &ClaimedRecipient,
+        unsubscribe_url: &str,
     ) -> serde_json::Map<String, serde_json::Value> {
         let fields = RecipientFields {
             email: recipient.email.clone(),
@@ -123,13 +157,12 @@ impl Content {
             job_title: recipient.job_title.clone(),
             properties: recipient.properties.clone(),
         };
-        // TODO: add unsubscribeUrl and the List-Unsubscribe headers once the
-        // unsubscribe endpoints exist; until then templates that use
-        // {{unsubscribeUrl}} render it empty.
+        // TODO: pass a preferences URL once a preference centre exists;
+        // until then {{preferencesUrl}} renders empty.
         let mut data = render::recipient_data(
             &fields,
             &self.organization_name,
-            None,
+            Some(unsubscribe_url),
             None,
             &batch.variable_mappings,
         );
@@ -153,7 +186,8 @@ impl Content {
         batch: &Batch,
         recipient: &ClaimedRecipient,
     ) -> Result<EmailMessage, String> {
-        let data = self.data(batch, recipient);
+        let unsubscribe_url = self.unsubscribe.url(batch, recipient);
+        let data = self.data(batch, recipient, &unsubscribe_url);
         let subject = self
             .subject
             .render(&data)
@@ -169,7 +203,7 @@ impl Content {
             subject,
             text: Some(render::html_to_text(&html)),
             html,
-            headers: Vec::new(),
+            headers: ses::headers::list_unsubscribe_headers(&unsubscribe_url),
             tags: self.tags(batch, recipient),
             configuration_set: None,
         })
@@ -186,11 +220,19 @@ impl Content {
         let defaults = render::default_template_data(&self.variables);
         let entries = recipients
             .iter()
-            .map(|recipient| BulkEntry {
-                to: recipient.email.clone(),
-                template_data: serde_json::Value::Object(self.data(batch, recipient)).to_string(),
-                headers: Vec::new(),
-                tags: self.tags(batch, recipient),
+            .map(|recipient| {
+                let unsubscribe_url = self.unsubscribe.url(batch, recipient);
+                BulkEntry {
+                    to: recipient.email.clone(),
+                    template_data: serde_json::Value::Object(self.data(
+                        batch,
+                        recipient,
+                        &unsubscribe_url,
+                    ))
+                    .to_string(),
+                    headers: ses::headers::list_unsubscribe_headers(&unsubscribe_url),
+                    tags: self.tags(batch, recipient),
+                }
             })
             .collect();
         Some(BulkMessage {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use dispatcher::content::UnsubscribeLinks;
 use dispatcher::{
     BroadcastConfig, Broadcaster, Dispatcher, DispatcherConfig, SesProvider, SweeperConfig,
 };
@@ -175,6 +176,10 @@ impl Harness {
             ses: Arc::new(FakeProvider(ses)),
             pacers: Pacers::default(),
             send_limits: SendLimits::new(Limiter::local(), Arc::new(Plans::hosted())),
+            unsubscribe: UnsubscribeLinks {
+                keys: store.unsubscribe_keys().await.unwrap(),
+                base_url: "https://api.example.com".into(),
+            },
             config: BroadcastConfig {
                 shards: 4,
                 chunk_size: 50,
@@ -610,4 +615,54 @@ async fn crashed_hand_off_ends_unknown() {
         50,
         "the ten handed-off recipients must not be sent again"
     );
+}
+
+/// The extra MIME headers of one message.
+type MessageHeaders = Vec<(String, String)>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_carries_one_click_unsubscribe_headers() {
+    let captured: Arc<Mutex<Vec<MessageHeaders>>> = Arc::default();
+    let sink = captured.clone();
+    let ses = FakeSes::new(move |_, message| {
+        sink.lock().unwrap().push(message.headers.clone());
+        SendOutcome::Sent {
+            message_id: uuid::Uuid::new_v4().to_string(),
+        }
+    });
+    let harness = Harness::new(ses.clone()).await;
+    harness.contacts(12, "ok", None).await;
+    harness.start();
+    let batch = harness
+        .wait_terminal(harness.create(harness.batch()).await)
+        .await;
+    assert_eq!(batch.counters.sent, 12);
+
+    let keys = harness.store.unsubscribe_keys().await.unwrap();
+    let captured = captured.lock().unwrap();
+    assert_eq!(captured.len(), 12);
+    let mut contacts = std::collections::HashSet::new();
+    for headers in captured.iter() {
+        let value = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("no {name} header in {headers:?}"))
+        };
+        assert_eq!(value("List-Unsubscribe-Post"), "List-Unsubscribe=One-Click");
+        let link = value("List-Unsubscribe");
+        let token = link
+            .strip_prefix("<https://api.example.com/unsubscribe/")
+            .and_then(|rest| rest.strip_suffix('>'))
+            .unwrap_or_else(|| panic!("unexpected link {link}"));
+        let claims = keys.verify(token).unwrap();
+        assert_eq!(claims.organization_id, harness.org);
+        assert_eq!(
+            claims.topic_id, None,
+            "an `all` broadcast carries global links"
+        );
+        contacts.insert(claims.contact_id);
+    }
+    assert_eq!(contacts.len(), 12, "each message names its own contact");
 }

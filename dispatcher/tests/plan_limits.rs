@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use dispatcher::content::UnsubscribeLinks;
 use dispatcher::{
     BroadcastConfig, Broadcaster, Dispatcher, DispatcherConfig, SesProvider, SweeperConfig,
 };
@@ -218,6 +219,10 @@ async fn each_tenant_gets_its_own_plan_rate() {
             limiter().await,
             Arc::new(plans(&[("free", 20), ("pro", 60)])),
         ),
+        unsubscribe: UnsubscribeLinks {
+            keys: store.unsubscribe_keys().await.unwrap(),
+            base_url: "https://api.example.com".into(),
+        },
         config: BroadcastConfig {
             shards: 4,
             chunk_size: 50,

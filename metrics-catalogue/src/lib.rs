@@ -79,6 +79,7 @@ names! {
     BATCHES_PAUSED = "wraps_batches_paused";
     BATCH_PAUSES = "wraps_batch_pauses_total";
     SWEEPER_REQUEUED_CHUNKS = "wraps_sweeper_requeued_chunks_total";
+    UNSUBSCRIBES = "wraps_unsubscribes_total";
 }
 
 /// Outcomes of a recipient in `wraps_sends_total`.
@@ -318,6 +319,14 @@ pub const CATALOGUE: &[Metric] = &[
         labels: &[],
         help: "Chunk jobs queued again by the sweeper because a batch made no progress.",
         zero: &[&[]],
+    },
+    Metric {
+        name: UNSUBSCRIBES,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        labels: &["scope"],
+        help: "Unsubscribe link submissions (one-click or the page's button), by scope (`topic`, `all`); repeats count again.",
+        zero: &[&[("scope", "topic")], &[("scope", "all")]],
     },
 ];
 

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod templates;
 pub mod time;
 pub mod topics;
+pub mod unsubscribe;
 pub mod validation;
 
 pub use error::{ApiError, ErrorCode, FieldError};

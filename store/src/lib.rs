@@ -23,6 +23,7 @@ mod sql;
 mod subscriptions;
 mod templates;
 mod topics;
+mod unsubscribe;
 
 #[cfg(feature = "test-support")]
 pub mod test_support;
@@ -40,3 +41,4 @@ pub use recipients::{
     ChunkClaim, ClaimedRecipient, FanOut, RecipientOutcome, RecipientRow, RecordedOutcomes,
 };
 pub use templates::{source_hash, Template, TemplateCursor, TemplateFilter, TemplateUpdate};
+pub use unsubscribe::UnsubscribeOutcome;

@@ -6,6 +6,7 @@ mod bench;
 mod config;
 mod fidelity;
 mod import;
+mod load;
 mod quickstart;
 mod serve;
 mod telemetry;
@@ -60,6 +61,10 @@ enum Command {
     /// Inspect and re-drive jobs that failed too often.
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(DeadLettersCommand),
+    /// Rotate the key that signs one-click unsubscribe links. Links signed
+    /// before stay valid; processes sign with the new key after a restart.
+    #[command(name = "rotate-unsubscribe-key")]
+    RotateUnsubscribeKey,
     /// Print the OpenAPI document.
     Openapi,
     /// Print the metrics catalogue as Markdown (docs/metrics.md).
@@ -73,6 +78,9 @@ enum Command {
     /// Redis.
     #[command(name = "bench-broadcast")]
     BenchBroadcast(bench::BenchArgs),
+    /// Run a load scenario of load-tests/scenarios (or list them) on
+    /// 127.0.0.1 and write its JSON results and Markdown summary.
+    Load(load::LoadArgs),
     /// Check that three dispatchers sharing one AWS account send at 0.95 to
     /// 1.0 of its MaxSendRate without a throttle, against a strict SES
     /// simulator, PostgreSQL and Redis on 127.0.0.1.
@@ -229,11 +237,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Quickstart(args) => quickstart::run(args, config).await,
         Command::SesSim(args) => load_tests::run_ses_sim(args).await,
         Command::BenchBroadcast(args) => bench::run(args).await,
+        Command::Load(args) => load::run(args).await,
         Command::RateFidelity(args) => fidelity::run(args).await,
         Command::Serve => serve::run(config, serve::Role::Both).await,
         Command::Api => serve::run(config, serve::Role::Api).await,
         Command::Dispatch => serve::run(config, serve::Role::Dispatcher).await,
         Command::Migrate => admin::migrate(&config).await,
+        Command::RotateUnsubscribeKey => {
+            let store = admin::open_store(&config).await?;
+            let version = store.rotate_unsubscribe_key().await?;
+            eprintln!("unsubscribe links are now signed with key version {version} after each process restarts; older links stay valid");
+            Ok(())
+        }
         Command::MetricsDoc => {
             print!("{}", metrics_catalogue::markdown());
             Ok(())

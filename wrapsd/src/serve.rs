@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use control_plane::{ApiConfig, AppState, Probe, StoreProbe};
+use dispatcher::content::UnsubscribeLinks;
 use dispatcher::{
     BroadcastConfig, Broadcaster, Dispatcher, DispatcherConfig, SesProvider, SweeperConfig,
 };
@@ -108,7 +109,27 @@ pub async fn start(config: Config, role: Role, bootstrap: bool) -> anyhow::Resul
         .context("cannot connect the rate limiter to Redis (WRAPS_REDIS_URL)")?,
         None => ratelimit::Limiter::local(),
     };
+    let unsubscribe_keys = store
+        .unsubscribe_keys()
+        .await
+        .context("cannot read the unsubscribe signing keys")?;
     let mut tasks = tokio::task::JoinSet::new();
+
+    // The API binds first, so that with port 0 the public URL in links
+    // names the port actually bound.
+    let mut config = config;
+    let listener = if role != Role::Dispatcher {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (WRAPS_LISTEN)", config.listen))?;
+        if config.public_url.is_none() {
+            config.public_url = Some(format!("http://{}", listener.local_addr()?));
+        }
+        Some(listener)
+    } else {
+        None
+    };
+
     if role != Role::Api {
         let broadcaster = Arc::new(Broadcaster {
             store: store.clone(),
@@ -116,6 +137,10 @@ pub async fn start(config: Config, role: Role, bootstrap: bool) -> anyhow::Resul
             ses: ses.clone(),
             pacers: Pacers::default(),
             send_limits: SendLimits::new(limiter.clone(), plans.clone()),
+            unsubscribe: UnsubscribeLinks {
+                keys: unsubscribe_keys.clone(),
+                base_url: config.public_url(),
+            },
             config: broadcast_config(&config),
         });
         let dispatcher = Dispatcher::new(broadcaster, dispatcher_config(&config));
@@ -123,20 +148,12 @@ pub async fn start(config: Config, role: Role, bootstrap: bool) -> anyhow::Resul
     }
 
     let mut api_addr = None;
-    if role != Role::Dispatcher {
+    if let Some(listener) = listener {
         if bootstrap {
             bootstrap_default_org(&store).await?;
         }
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {} (WRAPS_LISTEN)", config.listen))?;
         let local = listener.local_addr()?;
         api_addr = Some(local);
-        // With port 0 the public URL must name the port actually bound.
-        let mut config = config.clone();
-        if config.public_url.is_none() {
-            config.public_url = Some(format!("http://{local}"));
-        }
         let state = AppState::new(
             store.clone(),
             streams.clone(),
@@ -144,7 +161,8 @@ pub async fn start(config: Config, role: Role, bootstrap: bool) -> anyhow::Resul
             api_config(&config),
             probes(&store, &streams),
         )
-        .with_limits(plans.clone(), limiter.clone());
+        .with_limits(plans.clone(), limiter.clone())
+        .with_unsubscribe_keys(unsubscribe_keys);
         let app = control_plane::app(state);
         tracing::info!(listen = %local, public_url = config.public_url(), "API listening");
         let stop = shutdown.clone();

@@ -6,6 +6,7 @@ pub mod contacts;
 pub mod health;
 pub mod templates;
 pub mod topics;
+pub mod unsubscribe;
 
 use crate::error::AppError;
 

@@ -13,6 +13,7 @@ mod limits;
 mod openapi;
 mod templates;
 mod topics;
+mod unsubscribe;
 
 use std::sync::Arc;
 

@@ -13,6 +13,7 @@ mod patch;
 mod subscriptions;
 mod tenancy;
 mod topics;
+mod unsubscribe;
 
 use schemas::contacts::CreateContact;
 use schemas::topics::CreateTopic;
