@@ -23,9 +23,9 @@
 //! `psql` and `redis-cli` must be on `PATH`.
 
 mod ceiling;
-mod children;
-mod database;
-mod host;
+pub(crate) mod children;
+pub(crate) mod database;
+pub(crate) mod host;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -64,7 +64,7 @@ every broadcast over Server-Sent Events.</p>\
 <p><a href=\"https://example.com/news\">Read more on our site</a></p></body></html>";
 
 /// Dispatcher shards; every process of one deployment must agree.
-const SHARDS: u32 = 16;
+pub(crate) const SHARDS: u32 = 16;
 /// How long a child process gets to become ready.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a child process gets to shut down before it is killed.
@@ -166,7 +166,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 /// Parses `value` and rejects any host but 127.0.0.1, so a benchmark never
 /// loads a shared server by mistake.
-fn loopback_url(option: &str, value: &str) -> anyhow::Result<Url> {
+pub(crate) fn loopback_url(option: &str, value: &str) -> anyhow::Result<Url> {
     let url =
         Url::parse(value).with_context(|| format!("invalid {option}: {value:?} is not a URL"))?;
     if url.host_str() != Some("127.0.0.1") {
@@ -298,7 +298,7 @@ async fn measure(args: &BenchArgs, admin_url: &Url) -> anyhow::Result<Results> {
 
 /// Joins the command line for the results, with the password of any URL
 /// argument (such as `--database-url`) replaced by `***`.
-fn command_line(args: impl Iterator<Item = String>) -> String {
+pub(crate) fn command_line(args: impl Iterator<Item = String>) -> String {
     args.map(|arg| match Url::parse(&arg) {
         Ok(mut url) if url.password().is_some() => {
             let _ = url.set_password(Some("***"));
@@ -315,7 +315,7 @@ fn step(message: &str) {
 }
 
 /// Starts `wrapsd ses-sim` on a free port and returns it with its endpoint.
-async fn start_simulator(
+pub(crate) async fn start_simulator(
     http: &reqwest::Client,
     log_dir: &Path,
 ) -> anyhow::Result<(ChildProcess, String)> {
@@ -332,7 +332,7 @@ async fn start_simulator(
 /// Starts `wrapsd dispatch` and `wrapsd api` with `env` and waits until the
 /// API responds and the dispatcher owns every shard, so the fan-out job is
 /// read as soon as it is queued. Returns both and the API's base URL.
-async fn start_pipeline(
+pub(crate) async fn start_pipeline(
     env: &[(&str, String)],
     http: &reqwest::Client,
     log_dir: &Path,

@@ -17,7 +17,7 @@ pub struct FidelityArgs {
     /// commas; each gets a run of its own.
     #[arg(long, value_delimiter = ',', default_value = "1,14,200,5000")]
     rates: Vec<f64>,
-    /// Seconds of sending after the first second: each batch has
+    /// Seconds of sending after the first second, at least 5: each batch has
     /// `R * (seconds + 1)` recipients.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
@@ -49,6 +49,14 @@ pub async fn run(args: FidelityArgs) -> anyhow::Result<()> {
     };
     if args.rates.is_empty() {
         bail!("--rates lists no rate");
+    }
+    // Below about five seconds a window holds only a few calls at low rates,
+    // and where the window's edges fall decides the measured rate.
+    if args.seconds < 5.0 {
+        bail!(
+            "invalid --seconds {}: measure at least 5 seconds so that the sustained rate means something",
+            args.seconds
+        );
     }
     let wrapsd = std::env::current_exe().context("cannot find the path of this executable")?;
     let mut options = FidelityOptions::new(args.rates[0], database_url, redis_url, wrapsd);
