@@ -92,8 +92,8 @@ pub async fn idempotent_post(
         }
     };
 
-    // A 429 is not an answer to the request either: the client retries it
-    // with the same key once the limit allows.
+    // A 429 is not a result of the request either, because the client
+    // retries it with the same key once the limit allows.
     if parts.status.is_server_error() || parts.status == StatusCode::TOO_MANY_REQUESTS {
         abandon(&state, &auth, &key).await;
     } else if let Err(err) = state

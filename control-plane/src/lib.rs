@@ -133,7 +133,7 @@ impl AppState {
         self
     }
 
-    /// The unsubscribe keys, read from the store the first time.
+    /// Returns the unsubscribe keys, read from the store the first time.
     pub async fn unsubscribe_keys(&self) -> Result<UnsubscribeKeys, store::StoreError> {
         if let Some(keys) = self.unsubscribe_keys.read().await.as_ref() {
             return Ok(keys.clone());

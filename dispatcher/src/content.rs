@@ -9,7 +9,7 @@ use ses::render::{self, RecipientFields, Template};
 use ses::{BulkEntry, BulkMessage, EmailMessage};
 use store::{Batch, ClaimedRecipient, Store, StoreError};
 
-/// How a broadcast builds each recipient's one-click unsubscribe link.
+/// The keys and base URL of each recipient's one-click unsubscribe link.
 #[derive(Clone, Debug)]
 pub struct UnsubscribeLinks {
     pub keys: UnsubscribeKeys,
@@ -18,8 +18,8 @@ pub struct UnsubscribeLinks {
 }
 
 impl UnsubscribeLinks {
-    /// The link of `recipient`: scoped to the batch's topic for a topic
-    /// broadcast, global for everything else.
+    /// Returns the link of `recipient`, scoped to the batch's topic for a
+    /// topic broadcast and global for everything else.
     fn url(&self, batch: &Batch, recipient: &ClaimedRecipient) -> String {
         let topic_id = match batch.audience_type {
             AudienceType::Topic => batch.topic_id,

@@ -97,7 +97,7 @@ pub const CATALOGUE: &[Metric] = &[
         kind: Kind::Counter,
         unit: Unit::Count,
         labels: &["route", "method", "status_class"],
-        help: "API requests answered, by route template (`/v1/contacts/{id}`), method and status class (`2xx` to `5xx`).",
+        help: "API responses, by route template (`/v1/contacts/{id}`), method and status class (`2xx` to `5xx`).",
         zero: NO_ZERO,
     },
     Metric {
@@ -137,7 +137,7 @@ pub const CATALOGUE: &[Metric] = &[
         kind: Kind::Counter,
         unit: Unit::Count,
         labels: &["account"],
-        help: "SES calls answered with a throttle, by AWS account.",
+        help: "SES calls rejected with a throttle, by AWS account.",
         zero: NO_ZERO,
     },
     Metric {
@@ -241,7 +241,7 @@ pub const CATALOGUE: &[Metric] = &[
         kind: Kind::Gauge,
         unit: Unit::Count,
         labels: &[],
-        help: "Shards this dispatcher holds the lease of.",
+        help: "Shards whose lease this dispatcher owns.",
         zero: &[&[]],
     },
     Metric {

@@ -1,7 +1,7 @@
 //! The generic cell rate algorithm (GCRA) over one or more windows.
 //!
-//! A window of `limit` tokens per `period` is a token bucket that holds at
-//! most `limit` tokens and refills one token every `period / limit`. GCRA
+//! A window of `limit` tokens per `period` is a token bucket of at most
+//! `limit` tokens and refills one token every `period / limit`. GCRA
 //! keeps one number per window instead of a token count: the theoretical
 //! arrival time (TAT), the instant at which the bucket would be full again.
 //! A request of `cost` tokens is allowed when moving the TAT forward by
@@ -63,19 +63,19 @@ impl Window {
         (self.tolerance(resolution) / self.limit.max(1)).max(1)
     }
 
-    /// How far the TAT may run ahead of now, in ticks of `resolution`
-    /// nanoseconds: the whole period.
+    /// Returns how far the TAT may run ahead of now, in ticks of
+    /// `resolution` nanoseconds: the whole period.
     pub fn tolerance(&self, resolution: u64) -> u64 {
         (self.period.as_nanos() / u128::from(resolution.max(1))) as u64
     }
 
-    /// The `RateLimit-Policy` item of this window, such as `50;w=60`.
+    /// Returns the `RateLimit-Policy` item of this window, such as `50;w=60`.
     pub fn policy(&self) -> String {
         format!("{};w={}", self.limit, self.period.as_secs())
     }
 }
 
-/// Where one window stands after a decision.
+/// The state of one window after a decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WindowState {
     pub window: Window,
@@ -97,16 +97,15 @@ pub struct Decision {
     pub allowed: bool,
     /// One state per window, in the order the windows were given.
     pub windows: Vec<WindowState>,
-    /// When rejected, the wait after which the same request fits in every
-    /// window; `None` when allowed or when it can never fit (a cost above a
-    /// window's limit).
+    /// The wait after which a rejected request fits in every window.
+    /// `None` when allowed, or when the cost is above a window's limit so
+    /// the request can never fit.
     pub retry_after: Option<Duration>,
 }
 
 impl Decision {
-    /// The window the headers describe: the one closest to running out
-    /// (fewest tokens left as a share of its limit; on a tie, the longer
-    /// reset).
+    /// Returns the window the headers describe, the one closest to running
+    /// out: the lowest share of tokens left, then the longer reset.
     pub fn tightest(&self) -> Option<&WindowState> {
         self.windows.iter().min_by(|a, b| {
             let left_a = u128::from(a.remaining) * u128::from(b.window.limit.max(1));

@@ -18,8 +18,8 @@
 //! pacers are keyed by account number. Failure modes:
 //!
 //! - *Lease loss*: a dispatcher that stops renewing (a pause, a partition)
-//!   keeps sending until it notices, at most a third of the lease, while the
-//!   new owner starts with a full burst; for that moment the account can see
+//!   keeps sending until it notices, at most a third of the lease. The new
+//!   owner starts with a full burst, so for that moment the account can get
 //!   up to two bursts. SES answers the excess with throttles, which both
 //!   pacers treat as a signal to slow down; no recipient is sent twice
 //!   because claims carry a fencing token.
@@ -76,12 +76,13 @@ pub enum Limiter {
 }
 
 impl Limiter {
-    /// A limiter in this process, on the system clock.
+    /// Creates a limiter in this process, on the system clock.
     pub fn local() -> Self {
         Self::Local(Arc::new(LocalLimiter::default()))
     }
 
-    /// A limiter shared by every process using the same Redis and prefix.
+    /// Connects a limiter shared by every process using the same Redis and
+    /// prefix.
     pub async fn redis(url: &str, prefix: &str, timeout: Duration) -> Result<Self, LimiterError> {
         Ok(Self::Shared(
             RedisLimiter::connect(url, prefix, timeout).await?,

@@ -20,7 +20,7 @@ use crate::{Limiter, LimiterError};
 /// the caller pauses the batch and tries again later.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
-/// Why recipients cannot be granted now.
+/// The reason recipients cannot be granted now.
 #[derive(Debug, thiserror::Error)]
 pub enum SendLimitError {
     /// The plan's daily message limit is used up until `retry_after`.

@@ -39,7 +39,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The API windows of this plan: per minute, then per day.
+    /// Returns the API windows of this plan: per minute, then per day.
     pub fn api_windows(&self) -> Vec<Window> {
         let mut windows = Vec::with_capacity(2);
         if let Some(limit) = self.api_requests_per_minute {
@@ -51,7 +51,7 @@ impl Plan {
         windows
     }
 
-    /// The send windows of this plan: per second, then per day.
+    /// Returns the send windows of this plan: per second, then per day.
     pub fn send_windows(&self) -> Vec<Window> {
         let mut windows = Vec::with_capacity(2);
         if let Some(limit) = self.sends_per_second {
@@ -119,7 +119,7 @@ impl Default for Plans {
 }
 
 impl Plans {
-    /// The hosted service's plans.
+    /// Returns the hosted service's plans.
     pub fn hosted() -> Self {
         let plan = |id: &str, rank, per_minute, monthly_events, aws_accounts| Plan {
             id: id.to_owned(),
@@ -145,8 +145,8 @@ impl Plans {
         }
     }
 
-    /// The hosted plans with `overrides` applied; a plan id not in the
-    /// hosted table starts from `free`'s values.
+    /// Returns the hosted plans with `overrides` applied. A plan id not in
+    /// the hosted table starts from `free`'s values.
     pub fn with_overrides(
         overrides: &BTreeMap<String, PlanSettings>,
         enforced: bool,
@@ -244,24 +244,24 @@ impl Plans {
         Self::with_overrides(&file.plans, enforced).map_err(|err| err.to_string())
     }
 
-    /// The plan of `id`, or `free` when `id` is unknown or missing.
+    /// Returns the plan of `id`, or `free` when `id` is unknown or missing.
     pub fn get(&self, id: Option<&str>) -> &Plan {
         id.and_then(|id| self.plans.get(id))
             .unwrap_or_else(|| &self.plans["free"])
     }
 
-    /// Whether `id` names a plan of the table.
+    /// Reports whether `id` names a plan of the table.
     pub fn contains(&self, id: &str) -> bool {
         self.plans.contains_key(id)
     }
 
-    /// Every plan id, in sorted order.
+    /// Returns every plan id, in sorted order.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.plans.keys().map(String::as_str)
     }
 
-    /// The lowest plan rank that has `feature`, or `None` for a feature the
-    /// table does not know.
+    /// Returns the lowest plan rank that has `feature`, or `None` for a
+    /// feature the table does not know.
     pub fn feature_rank(feature: &str) -> Option<u8> {
         FEATURES
             .iter()
@@ -269,7 +269,8 @@ impl Plans {
             .map(|&(_, rank)| rank)
     }
 
-    /// Whether plan `id` has `feature`. Always true when gates are off.
+    /// Reports whether plan `id` has `feature`, which is true for every
+    /// feature when gates are off.
     pub fn allows(&self, id: Option<&str>, feature: &str) -> bool {
         !self.enforced
             || Self::feature_rank(feature).is_none_or(|minimum| self.get(id).rank >= minimum)

@@ -6,9 +6,9 @@
 //! (`TIME`), so replicas with skewed clocks still agree. TATs are kept in
 //! microseconds, which Lua's doubles hold exactly for centuries.
 //!
-//! Keys are `<prefix>rl:{<key>}:<limit>:<period seconds>`; the hash tag keeps
-//! the windows of one key in one cluster slot, and a plan change gives new
-//! keys, so the new plan starts with full buckets. Every key expires when
+//! Keys are `<prefix>rl:{<key>}:<limit>:<period seconds>`. The hash tag keeps
+//! the windows of one key in one cluster slot. A plan change gives new keys,
+//! so the new plan starts with full buckets. Every key expires when
 //! its bucket is full again, so idle organisations cost no memory.
 
 use std::time::Duration;

@@ -148,6 +148,7 @@ impl Store {
         let now = now_millis();
         let contact = claims.contact_id.to_string();
         let org = claims.organization_id.to_string();
+
         let mut tx = self.begin_write().await?;
         let changed = match claims.topic_id {
             Some(topic) => sqlx::query::<Any>(
@@ -193,6 +194,7 @@ impl Store {
             }
         };
         tx.commit().await?;
+
         // TODO: emit topic_unsubscribed for workflows once workflow events
         // exist; the rows changed here are the topics to emit it for.
         outcome.changed = changed > 0;

@@ -224,8 +224,8 @@ impl Config {
         Ok(())
     }
 
-    /// The plan table in effect: the hosted plans, changed by `plans`, then
-    /// by the tables of `plans_file`.
+    /// Returns the plan table in effect: the hosted plans, changed by
+    /// `plans`, then by the tables of `plans_file`.
     pub fn plan_table(&self) -> anyhow::Result<Plans> {
         let mut overrides = self.plans.clone();
         if let Some(path) = &self.plans_file {

@@ -34,7 +34,7 @@ const SECONDS_BUCKETS: [f64; 14] = [
 
 /// Installs the Prometheus recorder and serves `/metrics` on `listen` until
 /// `shutdown`, returning the address bound (the real port when `listen`
-/// asks for port 0). Histogram upkeep runs every five seconds, so
+/// names port 0). Histogram upkeep runs every five seconds, so
 /// histograms drain even when nothing scrapes them.
 pub async fn start_metrics(
     listen: SocketAddr,

@@ -18,7 +18,7 @@ fn header(reply: &Reply, name: &str) -> String {
         .to_owned()
 }
 
-/// A shared limiter under a prefix of this test's own when
+/// Returns a shared limiter under a prefix of this test's own when
 /// `WRAPS_TEST_REDIS_URL` is set, else `None`.
 async fn redis_limiter() -> Option<(Limiter, String, String)> {
     let url = std::env::var("WRAPS_TEST_REDIS_URL")
@@ -31,8 +31,8 @@ async fn redis_limiter() -> Option<(Limiter, String, String)> {
     Some((limiter, url, prefix))
 }
 
-/// The limiter these tests run against: Redis when configured, so that the
-/// shared script is what gets checked there.
+/// Returns the limiter these tests run against: Redis when configured, so
+/// that the shared script is what gets checked there.
 async fn limiter() -> Limiter {
     match redis_limiter().await {
         Some((limiter, _, _)) => limiter,
@@ -46,7 +46,7 @@ async fn free_app() -> TestApp {
 }
 
 #[tokio::test]
-async fn free_plan_gets_429_on_the_51st_request_with_counting_headers() {
+async fn free_plan_51st_request_is_429() {
     let app = free_app().await;
     for used in 1..=50 {
         let reply = app.call(Method::GET, "/v1/templates", None).await;
@@ -237,7 +237,7 @@ async fn replicas_share_the_count() {
 }
 
 #[tokio::test]
-async fn redis_failure_fails_open_for_reads_and_closed_for_batch_creation() {
+async fn redis_failure_policy_per_route() {
     let Some((limiter, url, prefix)) = redis_limiter().await else {
         eprintln!("skipped: needs WRAPS_TEST_REDIS_URL");
         return;
