@@ -20,7 +20,7 @@
 //! 503 so that an outage cannot become an unmetered flood of broadcasts.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_catalogue as names;
@@ -30,7 +30,7 @@ use store::AuthContext;
 use crate::error::AppError;
 use crate::AppState;
 
-/// What to do when the limiter cannot decide.
+/// The behaviour when the limiter cannot decide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailurePolicy {
     /// Let the request through, without rate-limit headers.
@@ -39,8 +39,8 @@ pub enum FailurePolicy {
     Closed,
 }
 
-/// The policy of a request: closed for `POST /v1/batch` (the start of a
-/// fan-out to up to millions of recipients), open for everything else.
+/// Returns the policy of a request: closed for `POST /v1/batch`, which
+/// starts a fan-out to up to millions of recipients, open for the rest.
 pub fn failure_policy(method: &Method, path: &str) -> FailurePolicy {
     if method == Method::POST && path.trim_end_matches('/') == "/v1/batch" {
         FailurePolicy::Closed
@@ -49,14 +49,14 @@ pub fn failure_policy(method: &Method, path: &str) -> FailurePolicy {
     }
 }
 
-/// The middleware of the limited route groups.
+/// Applies the per-organisation limit to the limited route groups.
 pub async fn per_minute(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let plans = &state.plans;
     if !plans.enforced {
         return next.run(request).await;
     }
     let Some(auth) = request.extensions().get::<AuthContext>().cloned() else {
-        // Unreachable behind the auth layer; the handler answers 401.
+        // Unreachable behind the auth layer, and the handler returns 401.
         return next.run(request).await;
     };
     let windows = plans.get(Some(&auth.plan)).api_windows();
@@ -86,14 +86,12 @@ pub async fn per_minute(State(state): State<AppState>, request: Request, next: N
                 .into_response();
                 response
                     .headers_mut()
-                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 response
             }
         },
     }
 }
-
-const RETRY_AFTER: HeaderName = HeaderName::from_static("retry-after");
 
 fn reject(auth: &AuthContext, decision: &Decision) -> Response {
     let rejected = decision
@@ -171,7 +169,7 @@ pub fn set_headers(headers: &mut HeaderMap, decision: &Decision) {
     }
     if !decision.allowed {
         if let Ok(value) = HeaderValue::from_str(&reset) {
-            headers.insert(RETRY_AFTER, value);
+            headers.insert(header::RETRY_AFTER, value);
         }
     }
 }

@@ -3,9 +3,9 @@
 //!
 //! Tokens are counted per recipient, so a 50-destination bulk call spends 50.
 //! The pacer runs at [`PACE_SHARE`] of `MaxSendRate` with a burst of half a
-//! second, not SES's full one-second burst: calls leave the pacer at the
-//! granted instants but reach SES a little earlier or later, and that
-//! headroom absorbs the jitter so SES never sees more than its rate. A
+//! second, not SES's full one-second burst. Calls leave the pacer at the
+//! granted instants but reach SES a little earlier or later, and the unused
+//! headroom absorbs that jitter, so arrivals stay within SES's rate. A
 //! request larger than the burst is served in pieces, never rejected forever.
 //! After a throttle the rate drops by a fifth and then climbs back by 2% per
 //! granted request.
@@ -29,7 +29,7 @@ use tokio::time::Instant;
 /// Share of `MaxSendRate` the pacer grants.
 pub const PACE_SHARE: f64 = 0.97;
 
-/// Seconds of tokens the bucket holds at most.
+/// Maximum seconds of tokens in the bucket.
 pub const BURST_SECONDS: f64 = 0.5;
 
 /// Quota values of one AWS account, as `GetAccount` reports them.
@@ -49,13 +49,13 @@ impl Quota {
         self.max_send_rate <= 0.0
     }
 
-    /// The highest rate the pacer grants, in messages per second.
+    /// Returns the highest rate the pacer grants, in messages per second.
     fn ceiling(&self) -> f64 {
         (self.max_send_rate * PACE_SHARE).max(0.01)
     }
 }
 
-/// Which lane a request waits in.
+/// The lane a request waits in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lane {
     /// Transactional, workflow and confirmation mail: served first and
@@ -150,7 +150,7 @@ impl AccountPacer {
         pacer
     }
 
-    /// The 12-digit AWS account number this pacer paces.
+    /// Returns the 12-digit AWS account number of this pacer.
     pub fn account(&self) -> &str {
         &self.account
     }
@@ -249,7 +249,12 @@ impl AccountPacer {
         }
         bucket.sent_since_refresh += recipients;
         drop(bucket);
-        self.publish_gauges();
+        // Only the headroom moves with each send; the rate gauges change on
+        // throttles and refreshes, which publish them.
+        if let Some(headroom) = self.daily_headroom() {
+            metrics::gauge!(names::SES_QUOTA_HEADROOM, "account" => self.account.clone())
+                .set(headroom);
+        }
         Ok(())
     }
 
@@ -376,10 +381,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn ses_never_throttles_even_with_arrival_jitter() {
-        // Replays the grants against SES's own bucket (MaxSendRate tokens,
+        // Replays the grants against SES's own bucket: MaxSendRate tokens,
         // refilled at MaxSendRate per second, a call admitted only when all
-        // its recipients fit), with every other call arriving 20 ms late so
-        // that pairs of calls bunch up, and checks that none is rejected.
+        // its recipients fit. Every other call arrives 20 ms late, so pairs
+        // of calls bunch up, and none may be rejected.
         for rate in [1.0, 14.0, 200.0, 5_000.0] {
             let pacer = pacer(rate, -1.0, 0.0);
             let call = pacer.max_call_size().min(50) as u32;
