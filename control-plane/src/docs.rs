@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(schemas::ApiError)),
     tags(
         (name = "health"), (name = "contacts"), (name = "topics"), (name = "connections"),
-        (name = "batch"), (name = "templates"),
+        (name = "batch"), (name = "templates"), (name = "webhooks"),
     )
 )]
 pub struct ApiDoc;

@@ -16,6 +16,7 @@ pub mod json;
 pub mod limits;
 pub mod request_id;
 pub mod routes;
+pub mod sns_https;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,6 +103,8 @@ pub struct AppState {
     pub limiter: Limiter,
     /// Keys of unsubscribe links, read from the store on first use.
     unsubscribe_keys: Arc<tokio::sync::RwLock<Option<UnsubscribeKeys>>>,
+    /// SNS verification and connection cache of the SES event webhook.
+    pub webhooks: Arc<routes::webhooks::WebhookState>,
 }
 
 impl AppState {
@@ -121,7 +124,17 @@ impl AppState {
             plans: Arc::new(Plans::hosted()),
             limiter: Limiter::local(),
             unsubscribe_keys: Arc::default(),
+            webhooks: Arc::new(routes::webhooks::WebhookState::new(
+                default_webhook_clients(),
+            )),
         }
+    }
+
+    /// Uses `clients` to fetch SNS certificates and confirm subscriptions,
+    /// in place of HTTPS.
+    pub fn with_webhook_clients(mut self, clients: routes::webhooks::WebhookClients) -> Self {
+        self.webhooks = Arc::new(routes::webhooks::WebhookState::new(clients));
+        self
     }
 
     /// Uses `keys` for unsubscribe links instead of reading them on first use.
@@ -156,6 +169,51 @@ impl AppState {
     }
 }
 
+/// The HTTPS clients of the SNS path. Building one only fails when no TLS
+/// backend can start, and then SNS deliveries are refused with 401 and
+/// subscriptions stay unconfirmed, while EventBridge keeps working.
+fn default_webhook_clients() -> routes::webhooks::WebhookClients {
+    static CLIENTS: std::sync::OnceLock<routes::webhooks::WebhookClients> =
+        std::sync::OnceLock::new();
+    CLIENTS.get_or_init(build_webhook_clients).clone()
+}
+
+fn build_webhook_clients() -> routes::webhooks::WebhookClients {
+    match sns_https::SnsHttpsClient::new() {
+        Ok(client) => {
+            let client = Arc::new(client);
+            routes::webhooks::WebhookClients {
+                certificates: client.clone(),
+                confirmer: client,
+            }
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "no HTTPS client for SNS; SNS deliveries will be refused");
+            let refuse = Arc::new(RefuseSns);
+            routes::webhooks::WebhookClients {
+                certificates: refuse.clone(),
+                confirmer: refuse,
+            }
+        }
+    }
+}
+
+struct RefuseSns;
+
+#[async_trait::async_trait]
+impl webhooks::sns::CertificateFetcher for RefuseSns {
+    async fn fetch(&self, _url: &str) -> Result<Vec<u8>, webhooks::sns::FetchError> {
+        Err(webhooks::sns::FetchError("no HTTPS client".into()))
+    }
+}
+
+#[async_trait::async_trait]
+impl routes::webhooks::SubscriptionConfirmer for RefuseSns {
+    async fn confirm(&self, _url: &str) -> Result<(), String> {
+        Err("no HTTPS client".into())
+    }
+}
+
 /// Returns the authenticated `/v1` resources without the group middleware;
 /// with `state`, the rate-limited groups carry their limit.
 fn v1_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
@@ -178,6 +236,9 @@ pub fn openapi_document(server_url: &str) -> serde_json::Value {
     let (_, doc) = OpenApiRouter::<AppState>::with_openapi(docs::ApiDoc::openapi())
         .merge(routes::health::router())
         .merge(routes::unsubscribe::router())
+        .merge(routes::confirm::router())
+        .merge(routes::preferences::router())
+        .merge(routes::webhooks::router())
         .merge(v1_routes(None))
         .split_for_parts();
     docs::finish_document(doc, server_url)
@@ -195,6 +256,9 @@ pub fn app(state: AppState) -> Router {
     let (routes, doc) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .merge(routes::health::router())
         .merge(routes::unsubscribe::router())
+        .merge(routes::confirm::router())
+        .merge(routes::preferences::router())
+        .merge(routes::webhooks::router())
         .merge(v1)
         .split_for_parts();
     let document = docs::finish_document(doc, &state.config.public_base_url);

@@ -45,6 +45,9 @@ pub struct BroadcastConfig {
     /// Messages of each account's 24-hour quota that broadcasts leave for
     /// transactional and workflow mail.
     pub daily_reserve: f64,
+    /// Sender of double opt-in confirmation emails. Unset, the sender of
+    /// the organisation's newest broadcast through the same connection.
+    pub confirmation_from: Option<String>,
 }
 
 impl Default for BroadcastConfig {
@@ -57,6 +60,7 @@ impl Default for BroadcastConfig {
             quota_refresh: Duration::from_secs(5 * 60),
             public_url: "http://127.0.0.1:8080".into(),
             daily_reserve: 0.0,
+            confirmation_from: None,
         }
     }
 }
@@ -626,7 +630,7 @@ impl Broadcaster {
 
     /// Returns the account's pacer, reading its quota with `GetAccount` when
     /// it is new or its reading is stale.
-    async fn pacer(
+    pub(crate) async fn pacer(
         &self,
         account: &str,
         client: &dyn SesClient,

@@ -9,15 +9,19 @@
 //! dispatcher that dies simply stops renewing, and its shards are taken over
 //! after the lease expires.
 //!
-//! Jobs are broadcast fan-outs and chunks ([`broadcast`]). A job of a kind
+//! Jobs are broadcast fan-outs and chunks ([`broadcast`]) and double opt-in
+//! confirmation emails ([`confirm`]). A job of a kind
 //! this build does not know is nacked with an error, so after the stream's
 //! maximum deliveries it lands in the dead letters, where
 //! `wrapsd dead-letters redrive` can return it once a build that knows the
 //! kind runs. Every dispatcher also runs the [`sweeper`], which starts
-//! scheduled batches and re-queues work whose jobs were lost.
+//! scheduled batches and re-queues work whose jobs were lost, and the
+//! [`intake`] worker, which applies SES events from the webhook route.
 
 pub mod broadcast;
+pub mod confirm;
 pub mod content;
+pub mod intake;
 
 mod shard;
 pub mod sweeper;
@@ -32,6 +36,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use broadcast::{BroadcastConfig, Broadcaster};
+pub use intake::IntakeConfig;
 pub use ses::SesProvider;
 pub use shard::handle_job;
 pub use sweeper::SweeperConfig;
@@ -50,6 +55,8 @@ pub struct DispatcherConfig {
     /// How often due delayed jobs are moved to their streams.
     pub promote_every: Duration,
     pub sweeper: SweeperConfig,
+    /// The worker applying SES events from the webhook route.
+    pub intake: IntakeConfig,
 }
 
 impl Default for DispatcherConfig {
@@ -61,6 +68,7 @@ impl Default for DispatcherConfig {
             block: Duration::from_secs(2),
             promote_every: Duration::from_millis(500),
             sweeper: SweeperConfig::default(),
+            intake: IntakeConfig::default(),
         }
     }
 }
@@ -113,6 +121,14 @@ impl Dispatcher {
             shutdown.clone(),
         ));
 
+        let intake = tokio::spawn(intake::run_intake(
+            self.streams.clone(),
+            self.broadcaster.store.clone(),
+            self.worker.clone(),
+            self.config.intake.clone(),
+            shutdown.clone(),
+        ));
+
         let mut owned: HashMap<u32, OwnedShard> = HashMap::new();
         let mut tick = tokio::time::interval(self.config.lease / 3);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -128,6 +144,7 @@ impl Dispatcher {
         }
         let _ = promoter.await;
         let _ = sweeper.await;
+        let _ = intake.await;
         metrics::gauge!(names::DISPATCHER_SHARDS_OWNED).set(0.0);
         tracing::info!(worker = self.worker.as_str(), "dispatcher stopped");
     }

@@ -3,7 +3,9 @@
 use metrics_catalogue as names;
 use std::sync::Arc;
 
-use schemas::jobs::{ChunkJob, FanOutJob, BATCH_CHUNK, BATCH_FAN_OUT};
+use schemas::jobs::{
+    ChunkJob, ConfirmJob, FanOutJob, BATCH_CHUNK, BATCH_FAN_OUT, SUBSCRIPTION_CONFIRM,
+};
 use streams::{Delivery, Lease, Streams};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -29,6 +31,10 @@ pub async fn handle_job(
         BATCH_CHUNK => match job.decode_payload::<ChunkJob>() {
             Ok(payload) => broadcaster.send_chunk(&payload, delivery, stop).await,
             Err(err) => JobOutcome::Failed(format!("invalid chunk payload: {err}")),
+        },
+        SUBSCRIPTION_CONFIRM => match job.decode_payload::<ConfirmJob>() {
+            Ok(payload) => broadcaster.send_confirmation(&payload, delivery).await,
+            Err(err) => JobOutcome::Failed(format!("invalid confirmation payload: {err}")),
         },
         other => JobOutcome::Failed(format!("unknown job kind {other:?}")),
     }

@@ -12,12 +12,14 @@ use async_trait::async_trait;
 use chrono::Utc;
 use dispatcher::content::UnsubscribeLinks;
 use dispatcher::{
-    BroadcastConfig, Broadcaster, Dispatcher, DispatcherConfig, SesProvider, SweeperConfig,
+    BroadcastConfig, Broadcaster, Dispatcher, DispatcherConfig, IntakeConfig, SesProvider,
+    SweeperConfig,
 };
 use ratelimit::{Limiter, Pacers, Plans, SendLimits};
 use schemas::batches::{AudienceType, BatchStatus};
 use schemas::connections::CreateConnection;
 use schemas::contacts::CreateContact;
+use schemas::delivery::{DeliveryEvent, DeliveryFact, EventOutcome, SES_EVENT};
 use schemas::{BatchId, ConnectionId, OrgId};
 use ses::{
     AccountQuota, BulkMessage, ConnectionTarget, EmailMessage, SendOutcome, SesClient, SesError,
@@ -206,6 +208,10 @@ impl Harness {
             sweeper: SweeperConfig {
                 every: Duration::from_millis(100),
                 stall_after: Duration::from_secs(2),
+            },
+            intake: IntakeConfig {
+                block: Duration::from_millis(100),
+                ..IntakeConfig::default()
             },
         };
         let dispatcher = Dispatcher::new(self.broadcaster.clone(), config);
@@ -665,4 +671,290 @@ async fn every_message_carries_one_click_unsubscribe_headers() {
         contacts.insert(claims.contact_id);
     }
     assert_eq!(contacts.len(), 12, "each message names its own contact");
+}
+
+/// Reads the message id SES gave each recipient of a batch, by address.
+async fn message_ids(harness: &Harness, batch: BatchId) -> HashMap<String, String> {
+    let pool = store::test_support::pool(&harness.store);
+    let rows: Vec<(String, String)> = sqlx::query_as::<sqlx::Any, (String, String)>(
+        "SELECT email, message_id FROM batch_recipients WHERE batch_id = $1 AND message_id IS NOT NULL",
+    )
+    .bind(batch.to_string())
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    rows.into_iter().collect()
+}
+
+async fn email_status(harness: &Harness, email: &str) -> String {
+    let pool = store::test_support::pool(&harness.store);
+    let (status,): (Option<String>,) = sqlx::query_as::<sqlx::Any, (Option<String>,)>(
+        "SELECT email_status FROM contacts WHERE email = $1",
+    )
+    .bind(email)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    status.unwrap_or_else(|| "active".into())
+}
+
+/// Builds an SES event of the harness's organisation, as the webhook route
+/// does.
+fn ses_event(
+    harness: &Harness,
+    key: &str,
+    fact: DeliveryFact,
+    message_id: &str,
+    bounce_type: Option<&str>,
+) -> DeliveryEvent {
+    DeliveryEvent {
+        organization_id: harness.org,
+        connection_id: harness.connection.to_string(),
+        delivery_key: key.into(),
+        fact,
+        type_name: format!("{fact:?}"),
+        message_id: message_id.into(),
+        batch_id: None,
+        recipient_id: None,
+        occurred_at: Utc::now().timestamp_millis(),
+        mail_timestamp: None,
+        bounce_type: bounce_type.map(str::to_owned),
+        bounce_sub_type: None,
+        error_message: None,
+        recipient: Some("outside@example.com".into()),
+        source: None,
+        subject: None,
+    }
+}
+
+/// Puts an SES event on the intake stream, as the webhook route does.
+async fn publish_event(
+    harness: &Harness,
+    key: &str,
+    fact: DeliveryFact,
+    message_id: &str,
+    bounce_type: Option<&str>,
+) {
+    let event = ses_event(harness, key, fact, message_id, bounce_type);
+    let job = streams::Job::from_payload(SES_EVENT, &event).unwrap();
+    harness
+        .broadcaster
+        .streams
+        .producer
+        .publish(streams::ShardId::INTAKE, &job)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ses_events_counted_once_per_fact() {
+    let ses = FakeSes::accepting();
+    let harness = Harness::new(ses.clone()).await;
+    let emails = harness.contacts(30, "r", None).await;
+    harness.start();
+    let id = harness.create(harness.batch()).await;
+    assert_eq!(harness.wait_terminal(id).await.counters.sent, 30);
+    let ids = message_ids(&harness, id).await;
+    let message = |i: usize| ids[&emails[i]].clone();
+
+    // 0..10 delivered; 0..3 delivered again by a retried delivery (same
+    // key) and 3..5 by a second delivery of the same fact (new key).
+    for i in 0..10 {
+        publish_event(
+            &harness,
+            &format!("d{i}"),
+            DeliveryFact::Delivery,
+            &message(i),
+            None,
+        )
+        .await;
+    }
+    for i in 0..3 {
+        publish_event(
+            &harness,
+            &format!("d{i}"),
+            DeliveryFact::Delivery,
+            &message(i),
+            None,
+        )
+        .await;
+    }
+    for i in 3..5 {
+        publish_event(
+            &harness,
+            &format!("again{i}"),
+            DeliveryFact::Delivery,
+            &message(i),
+            None,
+        )
+        .await;
+    }
+    // 10..14 opened before their delivery arrives: the open counts the
+    // delivery, the late delivery changes nothing. 12 is opened twice.
+    for i in 10..14 {
+        publish_event(
+            &harness,
+            &format!("o{i}"),
+            DeliveryFact::Open,
+            &message(i),
+            None,
+        )
+        .await;
+    }
+    publish_event(
+        &harness,
+        "o12-again",
+        DeliveryFact::Open,
+        &message(12),
+        None,
+    )
+    .await;
+    for i in 10..14 {
+        publish_event(
+            &harness,
+            &format!("late{i}"),
+            DeliveryFact::Delivery,
+            &message(i),
+            None,
+        )
+        .await;
+    }
+    publish_event(&harness, "c10", DeliveryFact::Click, &message(10), None).await;
+    // 20..23 bounce permanently, 23 transiently; 24 complains; 25 is
+    // suppressed.
+    for i in 20..23 {
+        publish_event(
+            &harness,
+            &format!("b{i}"),
+            DeliveryFact::Bounce,
+            &message(i),
+            Some("Permanent"),
+        )
+        .await;
+    }
+    publish_event(
+        &harness,
+        "b23",
+        DeliveryFact::Bounce,
+        &message(23),
+        Some("Transient"),
+    )
+    .await;
+    publish_event(&harness, "cp24", DeliveryFact::Delivery, &message(24), None).await;
+    publish_event(
+        &harness,
+        "cp24c",
+        DeliveryFact::Complaint,
+        &message(24),
+        None,
+    )
+    .await;
+    publish_event(
+        &harness,
+        "s25",
+        DeliveryFact::Suppressed,
+        &message(25),
+        None,
+    )
+    .await;
+    // A message wrapsd never sent.
+    publish_event(&harness, "x1", DeliveryFact::Delivery, "outside-1", None).await;
+    publish_event(&harness, "x2", DeliveryFact::Open, "outside-2", None).await;
+
+    let batch = harness
+        .wait_for(id, |b| {
+            b.counters.suppressed == 1 && b.counters.complained == 1
+        })
+        .await;
+    // Let anything still queued land before the exact comparison.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let batch = harness
+        .store
+        .get_batch(harness.org, batch.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let counters = &batch.counters;
+    assert_eq!(counters.delivered, 10 + 4 + 1, "{counters:?}");
+    assert_eq!(counters.opened, 4, "{counters:?}");
+    assert_eq!(counters.clicked, 1, "{counters:?}");
+    assert_eq!(counters.bounced, 4, "{counters:?}");
+    assert_eq!(counters.complained, 1, "{counters:?}");
+    assert_eq!(counters.suppressed, 1, "{counters:?}");
+    assert_eq!(counters.sent, 30, "{counters:?}");
+
+    for email in &emails[20..23] {
+        assert_eq!(email_status(&harness, email).await, "bounced");
+    }
+    assert_eq!(email_status(&harness, &emails[23]).await, "active");
+    assert_eq!(email_status(&harness, &emails[24]).await, "complained");
+    assert_eq!(email_status(&harness, &emails[25]).await, "suppressed");
+
+    let facts = harness
+        .store
+        .recipient_facts(harness.org, &message(11))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(facts.opened_at.is_some());
+    assert!(facts.delivered_at.is_some());
+    let outside = harness
+        .store
+        .external_message(harness.org, "outside-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(outside.status, "delivered");
+    assert!(harness
+        .store
+        .external_message(harness.org, "outside-2")
+        .await
+        .unwrap()
+        .is_none());
+
+    // An event that arrives before the dispatcher stored its message id
+    // finds the recipient by the batch and recipient tags.
+    let pool = store::test_support::pool(&harness.store);
+    let (contact,): (String,) = sqlx::query_as::<sqlx::Any, (String,)>(
+        "SELECT contact_id FROM batch_recipients WHERE batch_id = $1 AND email = $2",
+    )
+    .bind(id.to_string())
+    .bind(&emails[26])
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let mut early = ses_event(
+        &harness,
+        "early",
+        DeliveryFact::Delivery,
+        "not-stored-yet",
+        None,
+    );
+    early.batch_id = Some(id.to_string());
+    early.recipient_id = Some(contact);
+    let outcomes = harness.store.apply_delivery_events(&[early]).await.unwrap();
+    assert_eq!(outcomes, vec![EventOutcome::Applied]);
+    let batch = harness
+        .store
+        .get_batch(harness.org, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(batch.counters.delivered, 16);
+
+    // The next broadcast skips the bounced, complaining and suppressed
+    // addresses, and keeps the transient bounce.
+    ses.accepted.lock().unwrap().clear();
+    let second = harness.create(harness.batch()).await;
+    let second = harness.wait_terminal(second).await;
+    assert_eq!(second.counters.sent, 30 - 5);
+    let accepted = ses.accepted();
+    for i in [20, 21, 22, 24, 25] {
+        assert!(
+            !accepted.contains(&emails[i]),
+            "{} was sent again",
+            emails[i]
+        );
+    }
+    assert!(accepted.contains(&emails[23]));
 }

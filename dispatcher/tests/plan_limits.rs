@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use dispatcher::content::UnsubscribeLinks;
 use dispatcher::{
-    BroadcastConfig, Broadcaster, Dispatcher, DispatcherConfig, SesProvider, SweeperConfig,
+    BroadcastConfig, Broadcaster, Dispatcher, DispatcherConfig, IntakeConfig, SesProvider,
+    SweeperConfig,
 };
 use ratelimit::{Limiter, Pacers, PlanSettings, Plans, SendLimits};
 use schemas::batches::{AudienceType, BatchStatus};
@@ -247,6 +248,10 @@ async fn each_tenant_gets_its_own_plan_rate() {
             sweeper: SweeperConfig {
                 every: Duration::from_millis(100),
                 stall_after: Duration::from_secs(5),
+            },
+            intake: IntakeConfig {
+                block: Duration::from_millis(100),
+                ..IntakeConfig::default()
             },
         },
     );

@@ -80,6 +80,9 @@ names! {
     BATCH_PAUSES = "wraps_batch_pauses_total";
     SWEEPER_REQUEUED_CHUNKS = "wraps_sweeper_requeued_chunks_total";
     UNSUBSCRIBES = "wraps_unsubscribes_total";
+    WEBHOOK_REQUESTS = "wraps_webhook_requests_total";
+    WEBHOOK_EVENTS = "wraps_webhook_events_total";
+    WEBHOOK_APPLY_DURATION = "wraps_webhook_apply_duration_seconds";
 }
 
 /// Outcomes of a recipient in `wraps_sends_total`.
@@ -327,6 +330,33 @@ pub const CATALOGUE: &[Metric] = &[
         labels: &["scope"],
         help: "Unsubscribe link submissions (one-click or the page's button), by scope (`topic`, `all`); repeats count again.",
         zero: &[&[("scope", "topic")], &[("scope", "all")]],
+    },
+    Metric {
+        name: WEBHOOK_REQUESTS,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        labels: &["envelope", "result"],
+        help: "Calls of the SES event webhook, by envelope (`eventbridge`, `sns`) and result (`accepted`, `ignored`, `confirmed`, `unauthorized`, `invalid`, `error`).",
+        zero: &[
+            &[("envelope", "eventbridge"), ("result", "accepted")],
+            &[("envelope", "sns"), ("result", "accepted")],
+        ],
+    },
+    Metric {
+        name: WEBHOOK_EVENTS,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        labels: &["type", "result"],
+        help: "SES events applied by the intake workers, by fact (`delivery`, `open`, `bounce`, ...) and result (`applied`, `already_known`, `duplicate`, `external`).",
+        zero: &[&[("type", "delivery"), ("result", "applied")]],
+    },
+    Metric {
+        name: WEBHOOK_APPLY_DURATION,
+        kind: Kind::Histogram,
+        unit: Unit::Seconds,
+        labels: &[],
+        help: "Time to apply one read of the intake stream to the store, in one transaction.",
+        zero: NO_ZERO,
     },
 ];
 

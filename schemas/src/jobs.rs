@@ -3,12 +3,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{BatchId, OrgId};
+use crate::ids::{BatchId, ConnectionId, ContactId, OrgId, TopicId};
 
 /// Job kind: freeze a batch's audience and queue its chunks.
 pub const BATCH_FAN_OUT: &str = "batch.fan_out";
 /// Job kind: send one chunk of a batch.
 pub const BATCH_CHUNK: &str = "batch.chunk";
+/// Job kind: send the double opt-in confirmation email of one pending
+/// subscription.
+pub const SUBSCRIPTION_CONFIRM: &str = "subscription.confirm";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -23,6 +26,18 @@ pub struct ChunkJob {
     pub batch_id: BatchId,
     pub organization_id: OrgId,
     pub chunk_index: i64,
+}
+
+/// A pending subscription whose confirmation email is due. It is published
+/// to the shard of the connection's AWS account, and the email is sent
+/// through that account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmJob {
+    pub organization_id: OrgId,
+    pub contact_id: ContactId,
+    pub topic_id: TopicId,
+    pub connection_id: ConnectionId,
 }
 
 /// Returns the shard that owns an AWS account (the 12-digit account number),

@@ -8,6 +8,7 @@
 pub mod batches;
 pub mod connections;
 pub mod contacts;
+pub mod delivery;
 pub mod error;
 pub mod health;
 pub mod ids;

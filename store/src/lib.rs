@@ -10,9 +10,11 @@
 mod api_keys;
 mod audience;
 mod batches;
+pub mod confirmations;
 mod connections;
 mod contacts;
 mod db;
+mod delivery_events;
 mod error;
 mod idempotency;
 mod import;
@@ -33,6 +35,9 @@ pub use batches::{Batch, BatchCounters, BatchFilter, ChunkProgress, NewBatch};
 pub use connections::{ConnectionCredentials, RegisterOptions};
 pub use contacts::{hash_identity, IdentityShape};
 pub use db::{Backend, ConnectOptions, Store};
+pub use delivery_events::{
+    ExternalMessage, RecipientFacts, WebhookConnection, DELIVERY_KEY_RETENTION_MILLIS,
+};
 pub use error::StoreError;
 pub use idempotency::IdempotencyBegin;
 pub use import::{ImportOutcome, ImportRow};

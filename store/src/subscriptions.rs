@@ -6,10 +6,17 @@
 //! ([`Store::replace_contact_topics`]) as a diff in one transaction, so a
 //! failure leaves the old set intact. Either way a double opt-in topic the
 //! contact never confirmed becomes `pending`.
+//!
+//! A pending row gets at most one confirmation email per pending period
+//! (see `confirmations`). A period starts when the row becomes pending, and
+//! again when a pending row is requested once more after its last
+//! confirmation link expired, so a contact who missed the email can get a
+//! new one.
 
 use std::collections::{HashMap, HashSet};
 
 use schemas::contacts::{ContactTopic, ReplaceTopics, SubscriptionStatus, TopicsReplaced};
+use schemas::unsubscribe::CONFIRMATION_TTL;
 use schemas::{ContactId, OrgId, TopicId};
 use sqlx::{Any, AnyConnection};
 
@@ -258,10 +265,16 @@ async fn write_subscription(
             .await
         }
         (Some(_), Target::Pending) => {
+            // A row that is already pending keeps its confirmation claim
+            // while the emailed link is still valid.
+            let valid_since = now - CONFIRMATION_TTL.num_milliseconds();
             sqlx::query::<Any>(
-                "UPDATE contact_topics SET status = 'pending', subscribed_at = NULL \
-                 WHERE organization_id = $1 AND contact_id = $2 AND topic_id = $3",
+                "UPDATE contact_topics SET status = 'pending', subscribed_at = NULL, \
+                 confirmation_sent_at = CASE WHEN status = 'pending' AND confirmation_sent_at > $1 \
+                     THEN confirmation_sent_at ELSE NULL END \
+                 WHERE organization_id = $2 AND contact_id = $3 AND topic_id = $4",
             )
+            .bind(valid_since)
             .bind(org.to_string())
             .bind(contact.to_string())
             .bind(topic.to_string())
@@ -283,8 +296,8 @@ async fn write_subscription(
 impl Store {
     /// Replaces the contact's subscriptions with the requested topics, in one
     /// transaction. Rows of topics no longer requested are deleted. Rows that
-    /// already have their target status are left untouched, so their
-    /// subscription and confirmation times survive. A double opt-in topic becomes pending
+    /// are and stay subscribed are left untouched, so their subscription and
+    /// confirmation times survive. A double opt-in topic becomes pending
     /// unless the contact confirmed it before. An empty request removes every
     /// subscription.
     pub async fn replace_contact_topics(
@@ -352,7 +365,11 @@ impl Store {
             } else {
                 Target::Subscribed
             };
-            if current.is_some_and(|row| row.status == target.status()) {
+            // A pending row is written again so that an expired
+            // confirmation period restarts.
+            if target == Target::Subscribed
+                && current.is_some_and(|row| row.status == target.status())
+            {
                 continue;
             }
             write_subscription(&mut tx, org, id, topic.id, current, target, now).await?;
@@ -366,9 +383,9 @@ impl Store {
         tx.commit().await?;
 
         // TODO: emit `topic_subscribed` for topics that are subscribed now and
-        // were not before (re-subscriptions included), `topic_unsubscribed` for
-        // removed topics that were subscribed, and confirmation emails for
-        // `pending`, once workflow events exist.
+        // were not before (re-subscriptions included) and `topic_unsubscribed`
+        // for removed topics that were subscribed, once workflow events exist.
+        // The API queues the confirmation emails of `pending`.
         let topics = topics
             .iter()
             .filter_map(|topic| stored.remove(&topic.id))

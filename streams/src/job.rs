@@ -15,8 +15,19 @@ use crate::Result;
 #[serde(transparent)]
 pub struct ShardId(pub u32);
 
+impl ShardId {
+    /// The stream of SES events that the webhook route accepted and the
+    /// dispatchers apply to the store. It belongs to no AWS account, so no
+    /// shard lease covers it: every dispatcher consumes it in the one
+    /// consumer group. Its keys and metric labels read `intake`.
+    pub const INTAKE: ShardId = ShardId(u32::MAX);
+}
+
 impl fmt::Display for ShardId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self == Self::INTAKE {
+            return f.write_str("intake");
+        }
         self.0.fmt(f)
     }
 }

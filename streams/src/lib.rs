@@ -39,6 +39,9 @@
 //!   group is created at id 0 on first use, so entries published earlier are
 //!   read too.
 //!
+//! [`ShardId::INTAKE`] names the SES event intake stream, `P:{intake}:send`.
+//! It works like a shard stream, with no lease: every dispatcher reads it.
+//!
 //! **`P:{n}:send:errors`**, hash from entry id to the last error text.
 //! - Written by: [`Consumer::nack`] (only while the entry is pending); ack and
 //!   dead-lettering delete the field.

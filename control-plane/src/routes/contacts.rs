@@ -1,5 +1,8 @@
 //! `/v1/contacts`: create, read, update and delete contacts and replace
 //! their topic subscriptions. Authenticated, with no per-minute limit.
+//!
+//! Create, update and replace queue a confirmation email for each topic the
+//! write left pending (double opt-in) after the store write succeeded.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -13,6 +16,7 @@ use schemas::{ContactId, OrgId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::confirm::queue_confirmations;
 use crate::auth::Auth;
 use crate::error::AppError;
 use crate::json::ValidJson;
@@ -67,6 +71,13 @@ async fn create_contact(
         .store
         .create_contact(auth.organization_id, &body)
         .await?;
+    queue_confirmations(
+        &state,
+        auth.organization_id,
+        written.contact.id,
+        &written.pending_topics,
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(written)))
 }
 
@@ -132,6 +143,7 @@ async fn patch_contact(
         .store
         .patch_contact(auth.organization_id, id, &body)
         .await?;
+    queue_confirmations(&state, auth.organization_id, id, &written.pending_topics).await;
     Ok(Json(written))
 }
 
@@ -177,6 +189,7 @@ async fn replace_topics(
         .store
         .replace_contact_topics(auth.organization_id, id, &body)
         .await?;
+    queue_confirmations(&state, auth.organization_id, id, &replaced.pending_topics).await;
     Ok(Json(replaced))
 }
 

@@ -1,12 +1,15 @@
 //! One module per resource, each with its handlers and `router()`.
 
 pub mod batch;
+pub mod confirm;
 pub mod connections;
 pub mod contacts;
 pub mod health;
+pub mod preferences;
 pub mod templates;
 pub mod topics;
 pub mod unsubscribe;
+pub mod webhooks;
 
 use crate::error::AppError;
 

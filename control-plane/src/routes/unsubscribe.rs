@@ -162,7 +162,9 @@ async fn confirmation_page(State(state): State<AppState>, Path(token): Path<Stri
     page
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
+/// Renders the HTML page a link from an email opens: never cached, and
+/// followed links send no referrer. `body` must already be escaped.
+pub(super) fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\

@@ -4,6 +4,7 @@
 
 mod auth;
 mod batch;
+mod confirm;
 mod connections;
 mod contacts;
 mod errors;
@@ -11,9 +12,11 @@ mod health;
 mod idempotency;
 mod limits;
 mod openapi;
+mod preferences;
 mod templates;
 mod topics;
 mod unsubscribe;
+mod webhooks;
 
 use std::sync::Arc;
 

@@ -3,6 +3,7 @@
 //! `postgres://postgres@127.0.0.1:5432/test`; each test gets its own database.
 
 mod api_keys;
+mod confirmations;
 mod connections;
 mod contacts;
 mod dialect;

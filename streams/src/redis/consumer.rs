@@ -145,7 +145,7 @@ impl RedisStreams {
         last_error: Option<String>,
     ) -> Result<()> {
         let fields = [
-            ("shard", shard.to_string()),
+            ("shard", shard.0.to_string()),
             ("id", job.id.to_string()),
             ("kind", job.kind.clone()),
             ("job", raw_job),

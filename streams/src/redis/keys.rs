@@ -60,6 +60,7 @@ mod tests {
 
         assert_eq!(keys.send(ShardId(3)), "wraps:{3}:send");
         assert_eq!(keys.send_errors(ShardId(3)), "wraps:{3}:send:errors");
+        assert_eq!(keys.send(ShardId::INTAKE), "wraps:{intake}:send");
         assert_eq!(keys.lease(ShardId(3)), "wraps:{3}:lease");
         assert_eq!(keys.lease_token(ShardId(3)), "wraps:{3}:lease:token");
     }

@@ -23,6 +23,7 @@
 //! rely on as well.
 
 mod fetcher;
+mod signer;
 mod urls;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -42,6 +43,7 @@ use base64::Engine as _;
 use crate::envelope::{SnsMessage, SnsMessageType};
 
 pub use fetcher::{CachingFetcher, CertificateFetcher, FetchError};
+pub use signer::{SignError, SnsSigner};
 pub use urls::{check_signing_cert_url, check_subscribe_url};
 
 /// Largest certificate accepted, in bytes. SNS certificates are under 2 KiB.
