@@ -48,4 +48,4 @@ pub mod fidelity;
 mod rng;
 pub mod sim;
 
-pub use cli::{run_ses_sim, SesSimArgs};
+pub use cli::{run_ses_sim, SesSimArgs, WebhookFormatName};

@@ -3,10 +3,12 @@
 //! - `GET /sim/stats`: counters (`SimStats`) as JSON, with a `timeline` object
 //!   (`SimTimeline`) of the recipients admitted and calls throttled per 100 ms slot.
 //!   With `?calls=true` the timeline also lists the exact time of each admitted call.
+//!   When a webhook is configured, a `webhook` object (`WebhookStats`) counts the SES
+//!   events generated, posted and failed by type, the retries and the queue waits.
 //! - `GET /sim/messages?batchId=...&limit=...`: accepted recipients in acceptance order
 //!   (`SimMessage`), at most `limit` (default 1000).
-//! - `POST /sim/reset`: clears records, counters, the timeline, the rate and the 24-hour
-//!   window, but keeps templates and fault settings.
+//! - `POST /sim/reset`: clears records, counters (webhook counters too), the timeline,
+//!   the rate and the 24-hour window, but keeps templates and fault settings.
 //! - `GET` or `POST /sim/config`: reads or changes the faults at run time, e.g.
 //!   `{"throttleRatio": 0.3}` to start a throttling storm and `{"throttleRatio": 0}` to
 //!   end it. Fields left out keep their value.
@@ -23,6 +25,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::events::WebhookStats;
 use super::faults::FaultSettings;
 use super::recorder::{SimMessage, SimStats};
 use super::state::SimState;
@@ -49,12 +52,14 @@ impl IntoResponse for AdminError {
 }
 
 /// The body of `/sim/stats`: the counters at the top level, as before the timeline
-/// existed, and the timeline beside them.
+/// existed, and the timeline and webhook counters beside them.
 #[derive(Debug, Serialize)]
 struct StatsResponse {
     #[serde(flatten)]
     stats: SimStats,
     timeline: SimTimeline,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webhook: Option<WebhookStats>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +76,7 @@ async fn stats(
     Ok(Json(StatsResponse {
         stats: state.recorder.stats(),
         timeline: state.timeline.snapshot(query.calls),
+        webhook: state.events.as_ref().map(|events| events.stats()),
     }))
 }
 

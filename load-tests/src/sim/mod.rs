@@ -22,16 +22,21 @@
 //! # }
 //! ```
 //!
+//! With [`SimConfig::webhook`] set, it also posts SES events for every accepted message
+//! to a webhook: deliveries, permanent bounces, complaints, opens and clicks, at seeded
+//! ratios. They go out as EventBridge events or as signed SNS notifications (see
+//! [`events`]).
+//!
 //! Differences from SES that a caller may notice:
 //! - identities, configuration sets and sandbox rules are not checked, so any sender and
 //!   configuration set name is accepted;
-//! - no events (deliveries, bounces, rendering failures) are produced;
+//! - events cover only the types above: no transient bounces, delivery delays, rejects
+//!   or rendering failures;
 //! - a template tag missing from the data renders empty instead of dropping the message.
 
-// TODO: post SES events in EventBridge form to the wrapsd webhook, with configurable
-// bounce, complaint, open and click ratios.
 mod admin;
 mod error;
+pub mod events;
 mod faults;
 mod limits;
 mod raw;
@@ -55,10 +60,15 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use events::{
+    EventRatios, EventType, SnsSignatureVersion, SnsSigning, WebhookConfig, WebhookFormat,
+    WebhookSecret, WebhookStats,
+};
 pub use limits::RateMode;
 pub use recorder::{SimMessage, SimStats, BATCH_ID_TAG};
 pub use timeline::{AdmittedCall, SimTimeline, MAX_CALLS, MAX_SLOTS, SLOT_MILLIS};
 
+use events::EventPublisher;
 use faults::{FaultSettings, Faults};
 use limits::{SendRateLimiter, SendWindow};
 use recorder::Recorder;
@@ -88,11 +98,14 @@ pub struct SimConfig {
     /// How long a lost response keeps its connection open. Set it above the client's
     /// timeout.
     pub stall: Duration,
-    /// Seed of the random fault decisions.
+    /// Seed of the random fault decisions and of the events' fates.
     pub seed: u64,
     /// Whether to keep rendered text and HTML bodies in the records. Off by default so
     /// that a run of a million recipients stays within a few hundred megabytes.
     pub record_content: bool,
+    /// The webhook that receives SES events for accepted messages. `None` posts no
+    /// events.
+    pub webhook: Option<WebhookConfig>,
 }
 
 impl Default for SimConfig {
@@ -108,6 +121,7 @@ impl Default for SimConfig {
             stall: Duration::from_secs(30),
             seed: 0,
             record_content: false,
+            webhook: None,
         }
     }
 }
@@ -150,7 +164,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<SimS
         .with_context(|| format!("binding the SES simulator to {listen} failed"))?;
     let addr = listener.local_addr()?;
 
-    let state = Arc::new(new_state(&config));
+    let state = Arc::new(new_state(&config)?);
     let app = routes::router(state.clone());
     let shutdown = state.shutdown.clone();
     let listener = listener.tap_io(|stream| {
@@ -179,8 +193,16 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<SimS
     })
 }
 
-fn new_state(config: &SimConfig) -> SimState {
+/// Builds the state, and starts the event poster when a webhook is configured.
+fn new_state(config: &SimConfig) -> anyhow::Result<SimState> {
     let origin = Instant::now();
+    let shutdown = CancellationToken::new();
+    let events = config
+        .webhook
+        .as_ref()
+        .map(|webhook| EventPublisher::start(webhook, config.seed, shutdown.clone()))
+        .transpose()
+        .context("the webhook configuration is invalid")?;
     let faults = Faults::new(
         FaultSettings {
             throttle_ratio: config.throttle_ratio,
@@ -191,7 +213,7 @@ fn new_state(config: &SimConfig) -> SimState {
         config.stall,
         config.seed,
     );
-    SimState {
+    Ok(SimState {
         faults,
         rate: config
             .max_send_rate
@@ -201,8 +223,9 @@ fn new_state(config: &SimConfig) -> SimState {
         timeline: Timeline::new(origin),
         templates: TemplateStore::default(),
         max_send_rate: config.max_send_rate,
-        shutdown: CancellationToken::new(),
-    }
+        events,
+        shutdown,
+    })
 }
 
 /// Builds the first five groups of message ids from the start time and the seed, so
@@ -240,6 +263,23 @@ impl SimServer {
 
     pub fn stats(&self) -> SimStats {
         self.state.recorder.stats()
+    }
+
+    /// Returns the webhook counters, or `None` when no webhook is configured.
+    pub fn webhook_stats(&self) -> Option<WebhookStats> {
+        self.state.events.as_ref().map(EventPublisher::stats)
+    }
+
+    /// Waits until the events of every message accepted so far are posted or given up
+    /// on, at most `timeout`. Returns false on timeout. Returns true at once when no
+    /// webhook is configured.
+    pub async fn flush_events(&self, timeout: Duration) -> bool {
+        let Some(events) = &self.state.events else {
+            return true;
+        };
+        tokio::time::timeout(timeout, events.wait_idle())
+            .await
+            .is_ok()
     }
 
     /// Returns when send calls were admitted and throttled since start or the last
@@ -285,7 +325,8 @@ impl SimServer {
         });
     }
 
-    /// Forgets records and counters, as `POST /sim/reset` does.
+    /// Forgets records and counters, webhook counters included, as `POST /sim/reset`
+    /// does. Events still queued are posted and counted afterwards.
     pub fn reset(&self) {
         self.state.reset();
     }

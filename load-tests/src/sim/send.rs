@@ -9,6 +9,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use chrono::Utc;
+
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,6 +19,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::error::SesError;
+use super::events::AcceptedMail;
 use super::raw;
 use super::recorder::{AcceptedMessage, Operation};
 use super::state::SimState;
@@ -36,18 +39,34 @@ const MAX_BULK_ENTRIES: usize = 50;
 
 /// A message that passed every check, ready to be admitted and recorded.
 struct PreparedMessage {
+    /// The sender, as the request or the raw message's `From` header gave it.
+    from: String,
+    /// The `To` addresses; Cc and Bcc are only in `recipients`.
+    to: Vec<String>,
     recipients: Vec<String>,
     subject: Option<Arc<str>>,
     template: Option<Arc<str>>,
     tags: TagSet,
+    configuration_set: Option<Arc<str>>,
     text: Option<String>,
     html: Option<String>,
 }
 
 impl PreparedMessage {
-    /// Records every recipient under a new message id and returns the id.
-    fn record(self, state: &SimState, operation: Operation) -> String {
+    /// Records every recipient under a new message id and returns the id, with what the
+    /// message's SES events need when the simulator posts them.
+    fn record(self, state: &SimState, operation: Operation) -> (String, Option<AcceptedMail>) {
         let (message_seq, message_id) = state.recorder.next_message();
+        let mail = state.publishes_events().then(|| AcceptedMail {
+            message_id: message_id.clone(),
+            accepted_at: Utc::now(),
+            source: self.from.clone(),
+            to_header: self.to.clone(),
+            recipients: self.recipients.clone(),
+            subject: self.subject.clone(),
+            tags: self.tags.to_map(),
+            configuration_set: self.configuration_set.clone(),
+        });
         let recipients: Vec<&str> = self.recipients.iter().map(String::as_str).collect();
         state.recorder.record(AcceptedMessage {
             operation,
@@ -59,7 +78,7 @@ impl PreparedMessage {
             text: self.text,
             html: self.html,
         });
-        message_id
+        (message_id, mail)
     }
 }
 
@@ -73,7 +92,8 @@ pub(crate) async fn send_email(
     let message = prepare_send_email(&state, request)?;
 
     state.admit(message.recipients.len() as u64)?;
-    let message_id = message.record(&state, Operation::SendEmail);
+    let (message_id, mail) = message.record(&state, Operation::SendEmail);
+    state.publish_events(mail).await;
 
     let response = Json(SendEmailResponse { message_id }).into_response();
     Ok(state.respond_after_accept(response).await)
@@ -87,6 +107,7 @@ fn prepare_send_email(
     let tags = TagSet::new(shared, Box::default());
     check_reply_to(&request.reply_to_addresses)?;
     let destination = request.destination.unwrap_or_default();
+    let configuration_set: Option<Arc<str>> = request.configuration_set_name.map(Into::into);
 
     let EmailContent {
         simple,
@@ -94,22 +115,23 @@ fn prepare_send_email(
         template,
     } = request.content;
     let message = match (simple, raw, template) {
-        (Some(simple), None, None) => {
-            check_from(request.from_email_address.as_deref())?;
-            PreparedMessage {
-                recipients: destination.recipients().cloned().collect(),
-                subject: Some(simple.subject.data.into()),
-                template: None,
-                tags,
-                text: simple.body.text.map(|content| content.data),
-                html: simple.body.html.map(|content| content.data),
-            }
-        }
-        (None, Some(raw), None) => {
-            prepare_raw(raw, request.from_email_address, &destination, tags)?
-        }
+        (Some(simple), None, None) => PreparedMessage {
+            from: check_from(request.from_email_address.as_deref())?.to_owned(),
+            to: destination.to_addresses.clone(),
+            recipients: destination.recipients().cloned().collect(),
+            subject: Some(simple.subject.data.into()),
+            template: None,
+            tags,
+            configuration_set,
+            text: simple.body.text.map(|content| content.data),
+            html: simple.body.html.map(|content| content.data),
+        },
+        (None, Some(raw), None) => PreparedMessage {
+            configuration_set,
+            ..prepare_raw(raw, request.from_email_address, &destination, tags)?
+        },
         (None, None, Some(template)) => {
-            check_from(request.from_email_address.as_deref())?;
+            let from = check_from(request.from_email_address.as_deref())?.to_owned();
             let resolved = resolve_template(state, &template)?;
             let data = parse_template_data(template.template_data.as_deref(), "TemplateData")?;
             let rendered = resolved
@@ -117,10 +139,13 @@ fn prepare_send_email(
                 .render(&data, state.recorder.record_content())
                 .map_err(SesError::BadRequest)?;
             PreparedMessage {
+                from,
+                to: destination.to_addresses.clone(),
                 recipients: destination.recipients().cloned().collect(),
                 subject: Some(rendered.subject.into()),
                 template: resolved.name(),
                 tags,
+                configuration_set,
                 text: rendered.text,
                 html: rendered.html,
             }
@@ -148,17 +173,24 @@ fn prepare_raw(
         .decode(raw.data.as_bytes())
         .map_err(|_| SesError::BadRequest("Content.Raw.Data is not valid base64.".to_owned()))?;
     let headers = raw::parse_headers(&message);
-    check_from(from.or(headers.from).as_deref())?;
+    let from = check_from(from.or(headers.from).as_deref())?.to_owned();
 
+    // NOTE: without a Destination, every header recipient (To, Cc and Bcc) counts as
+    // To in the events' headers, because the raw header parser merges them.
+    let mut to = destination.to_addresses.clone();
     let mut recipients: Vec<String> = destination.recipients().cloned().collect();
     if recipients.is_empty() {
         recipients = headers.recipients;
+        to = recipients.clone();
     }
     Ok(PreparedMessage {
+        from,
+        to,
         recipients,
         subject: headers.subject.map(Into::into),
         template: None,
         tags,
+        configuration_set: None,
         text: None,
         html: None,
     })
@@ -182,14 +214,19 @@ pub(crate) async fn send_bulk_email(
         state.admit(recipients as u64)?;
     }
 
+    let mut mails = Vec::new();
     let results: Vec<BulkEmailEntryResult> = entries
         .into_iter()
         .map(|entry| match entry {
-            Ok(message) => BulkEmailEntryResult {
-                status: BulkEmailStatus::Success,
-                error: None,
-                message_id: Some(message.record(&state, Operation::SendBulkEmail)),
-            },
+            Ok(message) => {
+                let (message_id, mail) = message.record(&state, Operation::SendBulkEmail);
+                mails.extend(mail);
+                BulkEmailEntryResult {
+                    status: BulkEmailStatus::Success,
+                    error: None,
+                    message_id: Some(message_id),
+                }
+            }
             Err(rejection) => BulkEmailEntryResult {
                 status: rejection.status,
                 error: Some(rejection.error),
@@ -197,6 +234,7 @@ pub(crate) async fn send_bulk_email(
             },
         })
         .collect();
+    state.publish_events(mails).await;
 
     let response = Json(SendBulkEmailResponse {
         bulk_email_entry_results: results,
@@ -225,7 +263,7 @@ fn prepare_bulk(
             "BulkEmailEntries has {entry_count} entries; it must have 1 to {MAX_BULK_ENTRIES}."
         )));
     }
-    check_from(request.from_email_address.as_deref())?;
+    let from = check_from(request.from_email_address.as_deref())?.to_owned();
     check_reply_to(&request.reply_to_addresses)?;
     let shared_tags: Arc<[Tag]> = checked_tags(&request.default_email_tags)?.into();
 
@@ -240,6 +278,8 @@ fn prepare_bulk(
     )?;
 
     let context = EntryContext {
+        from,
+        configuration_set: request.configuration_set_name.map(Into::into),
         template: &resolved,
         default_data: &default_data,
         shared_tags,
@@ -252,8 +292,10 @@ fn prepare_bulk(
         .collect())
 }
 
-/// The template, data and tags that every entry of one bulk call shares.
+/// The sender, template, data and tags that every entry of one bulk call shares.
 struct EntryContext<'a> {
+    from: String,
+    configuration_set: Option<Arc<str>>,
     template: &'a ResolvedTemplate,
     default_data: &'a Value,
     shared_tags: Arc<[Tag]>,
@@ -295,10 +337,13 @@ impl EntryContext<'_> {
                 error,
             })?;
         Ok(PreparedMessage {
+            from: self.from.clone(),
+            to: entry.destination.to_addresses,
             recipients,
             subject: Some(rendered.subject.into()),
             template: self.template.name(),
             tags,
+            configuration_set: self.configuration_set.clone(),
             text: rendered.text,
             html: rendered.html,
         })
@@ -369,7 +414,8 @@ fn parse_template_data(data: Option<&str>, member: &str) -> Result<Value, SesErr
 // NOTE: the SESv2 reference does not say whether a malformed address is a
 // BadRequestException or a MessageRejected. The simulator always returns
 // BadRequestException, and its message names no address.
-fn check_from(from: Option<&str>) -> Result<(), SesError> {
+/// Checks the sender and returns it.
+fn check_from(from: Option<&str>) -> Result<&str, SesError> {
     match from {
         None => Err(SesError::BadRequest(
             "FromEmailAddress is required.".to_owned(),
@@ -377,7 +423,7 @@ fn check_from(from: Option<&str>) -> Result<(), SesError> {
         Some(from) if !is_valid_address(bare_address(from)) => Err(SesError::BadRequest(
             "Illegal address in FromEmailAddress.".to_owned(),
         )),
-        Some(_) => Ok(()),
+        Some(from) => Ok(from),
     }
 }
 

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use super::error::SesError;
+use super::events::{AcceptedMail, EventPublisher};
 use super::faults::{Faults, InjectedFault};
 use super::limits::{SendRateLimiter, SendWindow};
 use super::recorder::{Operation, Recorder};
@@ -25,6 +26,8 @@ pub(crate) struct SimState {
     pub(crate) timeline: Timeline,
     pub(crate) templates: TemplateStore,
     pub(crate) max_send_rate: Option<f64>,
+    /// The webhook poster, when a webhook is configured.
+    pub(crate) events: Option<EventPublisher>,
     /// Cancelled when the server shuts down; ends latency sleeps and stalls early.
     pub(crate) shutdown: CancellationToken,
 }
@@ -79,6 +82,21 @@ impl SimState {
         Ok(())
     }
 
+    /// Returns whether accepted messages need an [`AcceptedMail`] for the webhook.
+    pub(crate) fn publishes_events(&self) -> bool {
+        self.events.is_some()
+    }
+
+    /// Queues the events of accepted messages. Waits only while the event queue is full.
+    pub(crate) async fn publish_events(&self, mails: impl IntoIterator<Item = AcceptedMail>) {
+        let Some(events) = &self.events else {
+            return;
+        };
+        for mail in mails {
+            events.publish(mail).await;
+        }
+    }
+
     /// Returns `response` for an accepted send, or loses it for the configured fraction
     /// of calls. A lost response keeps the connection open for the stall time and then
     /// aborts it, so the client sees a timeout or a broken response for a recorded send.
@@ -103,6 +121,9 @@ impl SimState {
 
     pub(crate) fn reset(&self) {
         self.recorder.reset();
+        if let Some(events) = &self.events {
+            events.reset();
+        }
         self.timeline.reset(Instant::now());
         self.window.reset();
         if let Some(rate) = &self.rate {

@@ -2,8 +2,9 @@
 //!
 //! Member names follow the SESv2 model as serialized by aws-sdk-sesv2 1.145
 //! (`protocol_serde/shape_*.rs`). Members the simulator does not use (headers,
-//! attachments, configuration set names and overrides, tenant names, list management
-//! options) are accepted and ignored, because serde skips unknown fields.
+//! attachments, overrides, tenant names, list management options) are accepted and
+//! ignored, because serde skips unknown fields. The configuration set name is read only
+//! for the events the simulator posts.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,7 @@ pub(crate) struct SendEmailRequest {
     pub(crate) content: EmailContent,
     #[serde(default)]
     pub(crate) email_tags: Vec<MessageTag>,
+    pub(crate) configuration_set_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -116,6 +118,7 @@ pub(crate) struct SendBulkEmailRequest {
     pub(crate) default_email_tags: Vec<MessageTag>,
     pub(crate) default_content: BulkEmailContent,
     pub(crate) bulk_email_entries: Vec<BulkEmailEntry>,
+    pub(crate) configuration_set_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
