@@ -46,6 +46,10 @@ pub struct Config {
     /// Messages of each AWS account's 24-hour quota that broadcasts leave
     /// for transactional and workflow mail.
     pub ses_daily_reserve: u64,
+    /// Sender of double opt-in confirmation emails, an address verified in
+    /// the customers' SES accounts (`WRAPS_CONFIRMATION_FROM`). Unset, the
+    /// sender of the organisation's newest broadcast is used.
+    pub confirmation_from: Option<String>,
     /// Number of dispatcher shards; fixed for the life of a deployment
     /// because AWS accounts are mapped onto shards by hash.
     pub shards: u32,
@@ -84,6 +88,7 @@ impl Default for Config {
             plans: BTreeMap::new(),
             plans_file: None,
             ses_daily_reserve: 0,
+            confirmation_from: None,
             shards: 16,
             shard_lease_secs: 10,
             delivery_lease_secs: 60,
@@ -149,6 +154,9 @@ impl Config {
         if let Some(v) = get("WRAPS_SES_DAILY_RESERVE") {
             self.ses_daily_reserve = parse_named("WRAPS_SES_DAILY_RESERVE", &v)?;
         }
+        if let Some(v) = get("WRAPS_CONFIRMATION_FROM") {
+            self.confirmation_from = Some(v);
+        }
         if let Some(v) = get("WRAPS_SHARDS") {
             self.shards = parse_named("WRAPS_SHARDS", &v)?;
         }
@@ -194,6 +202,14 @@ impl Config {
         if let Some(url) = &self.ses_endpoint_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 bail!("invalid ses_endpoint_url (WRAPS_SES_ENDPOINT_URL) {url:?}: expected an http:// or https:// URL");
+            }
+        }
+        if let Some(from) = &self.confirmation_from {
+            let valid = from
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+            if !valid {
+                bail!("invalid confirmation_from (WRAPS_CONFIRMATION_FROM) {from:?}: expected an email address such as news@example.com");
             }
         }
         if !(1..=1024).contains(&self.shards) {

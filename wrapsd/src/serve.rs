@@ -200,6 +200,7 @@ fn broadcast_config(config: &Config) -> BroadcastConfig {
         shards: config.shards,
         public_url: config.public_url(),
         daily_reserve: config.ses_daily_reserve as f64,
+        confirmation_from: config.confirmation_from.clone(),
         ..BroadcastConfig::default()
     }
 }
