@@ -11,7 +11,10 @@
 //! - `broadcast`: `wrapsd bench-broadcast` with the scenario's recipients;
 //! - `rate-fidelity`: `wrapsd rate-fidelity`, when the build has it
 //!   ([`delegate`]);
-//! - `webhook-burst`: not available until the SES webhook route exists.
+//! - `webhook-burst` ([`webhook_burst`]): one broadcast through the
+//!   simulator, then an open-loop burst of SES events for its messages to
+//!   the SES webhook route ([`ses_events`]), and a count of the facts the
+//!   store recorded against those the accepted events carry.
 //!
 //! Everything runs on 127.0.0.1: wrapsd, the SES simulator, PostgreSQL and
 //! Redis (never another host). A run stops by itself. Past its time limit
@@ -27,6 +30,8 @@ mod hello;
 mod report;
 mod scenario;
 mod seed;
+mod ses_events;
+mod webhook_burst;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -41,6 +46,7 @@ use serde::Serialize;
 use self::api_mixed::{BackendRun, RunContext};
 use self::delegate::Delegated;
 use self::scenario::{Backend, Kind, Overrides, Scenario};
+use self::webhook_burst::WebhookRun;
 use crate::bench::children::ChildProcess;
 use crate::bench::database::{self, Psql};
 use crate::bench::host::Machine;
@@ -50,9 +56,9 @@ use crate::bench::{command_line, loopback_url};
 /// directory.
 const REPOSITORY_SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../load-tests/scenarios");
 const DEFAULT_SCENARIOS: &str = "load-tests/scenarios";
-/// Time an `api-mixed` run may take on one backend beyond its load and
-/// ceiling phases: starting and stopping the processes, the batch to read,
-/// the waits for responses and the cleanup.
+/// Time an `api-mixed` or `webhook-burst` run may take on one backend beyond
+/// its load and ceiling phases: starting and stopping the processes, the
+/// batch to read, the waits for responses and the cleanup.
 const API_MIXED_MARGIN: Duration = Duration::from_secs(180);
 /// Seeded contacts the time limit expects the setup to create per second.
 const SETUP_CONTACTS_PER_SEC: u64 = 2_000;
@@ -126,6 +132,9 @@ pub struct LoadResults {
     /// `api-mixed`: one entry per backend.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<BackendRun>,
+    /// `webhook-burst`: one entry per backend.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub webhook_runs: Vec<WebhookRun>,
     /// `broadcast` and `rate-fidelity`: the command that ran the scenario.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delegated: Option<Delegated>,
@@ -159,12 +168,6 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let admin_url = loopback_url("--database-url", &args.database_url)?;
     loopback_url("--redis-url", &args.redis_url)?;
 
-    if scenario.kind == Kind::WebhookBurst {
-        // TODO: send a burst of SNS-wrapped SES events (deliveries, bounces,
-        // complaints) at the scenario's rate to the SES webhook route, and
-        // report its latency and the events recorded, once that route exists.
-        bail!("scenario kind webhook-burst is not available yet: the SES webhook route is not implemented");
-    }
     // Checked before anything starts, so a build without the command fails
     // at once.
     let fidelity_help = match scenario.kind {
@@ -211,6 +214,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         scenario,
         machine,
         runs: outcome.runs,
+        webhook_runs: outcome.webhook_runs,
         delegated: outcome.delegated,
     };
     let summary = report::markdown(&results);
@@ -232,12 +236,23 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
             bail!("`{}` failed (see its output above)", delegated.command);
         }
     }
+    for run in &results.webhook_runs {
+        if !run.count.complete() {
+            bail!(
+                "backend {}: the store recorded {} facts fewer than the accepted events carry (see the summary)",
+                run.measured.backend.as_str(),
+                run.count.lost
+            );
+        }
+    }
     Ok(())
 }
 
 /// Results of the kind's runner.
+#[derive(Default)]
 struct Outcome {
     runs: Vec<BackendRun>,
+    webhook_runs: Vec<WebhookRun>,
     delegated: Option<Delegated>,
 }
 
@@ -249,7 +264,7 @@ async fn execute(
     fidelity_help: &str,
 ) -> anyhow::Result<Outcome> {
     match scenario.kind {
-        Kind::ApiMixed => {
+        Kind::ApiMixed | Kind::WebhookBurst => {
             let run_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
             let context = RunContext {
                 root: std::env::temp_dir().join(format!("wraps-load-{run_id}")),
@@ -258,19 +273,24 @@ async fn execute(
                 redis_url: args.redis_url.clone(),
             };
             step(&format!("logs in {}", context.root.display()));
-            let mut runs = Vec::new();
+            let mut outcome = Outcome::default();
             for backend in &scenario.backends {
                 step(&format!(
                     "backend {}: {}",
                     backend.as_str(),
                     backend.describe()
                 ));
-                runs.push(api_mixed::run(scenario, *backend, &context).await?);
+                if scenario.kind == Kind::ApiMixed {
+                    outcome
+                        .runs
+                        .push(api_mixed::run(scenario, *backend, &context).await?);
+                } else {
+                    outcome
+                        .webhook_runs
+                        .push(webhook_burst::run(scenario, *backend, &context).await?);
+                }
             }
-            Ok(Outcome {
-                runs,
-                delegated: None,
-            })
+            Ok(outcome)
         }
         Kind::Broadcast => {
             let results_file = stem.with_extension("bench.json");
@@ -278,12 +298,11 @@ async fn execute(
                 delegate::broadcast(scenario, admin_url.as_str(), &args.redis_url, &results_file)
                     .await?;
             Ok(Outcome {
-                runs: Vec::new(),
                 delegated: Some(delegated),
+                ..Outcome::default()
             })
         }
         Kind::RateFidelity => Ok(Outcome {
-            runs: Vec::new(),
             delegated: Some(
                 delegate::rate_fidelity(
                     scenario,
@@ -294,29 +313,38 @@ async fn execute(
                 )
                 .await?,
             ),
+            ..Outcome::default()
         }),
-        Kind::WebhookBurst => bail!("scenario kind webhook-burst is not available yet"),
     }
 }
 
 /// Computes the time limit of a scenario: its duration plus a fixed margin,
-/// and for `api-mixed` the ceiling phases and the contacts' setup, per
-/// backend.
+/// and for `api-mixed` and `webhook-burst` the ceiling phases and the
+/// contacts' setup, per backend; `webhook-burst` adds its broadcast and its
+/// wait for the counters.
 fn time_limit(scenario: &Scenario) -> Duration {
     let duration = Duration::from_secs(scenario.duration_secs);
+    let contacts = scenario.contacts().unwrap_or(0);
+    let setup = Duration::from_secs(contacts / SETUP_CONTACTS_PER_SEC);
+    let ceiling = Duration::from_secs(2 * scenario.ceiling_secs());
+    let backends = scenario.backends.len() as u32;
     match scenario.kind {
-        Kind::ApiMixed => {
-            let setup =
-                Duration::from_secs(scenario.contacts.unwrap_or(0) / SETUP_CONTACTS_PER_SEC);
-            let ceiling = Duration::from_secs(2 * scenario.ceiling_secs());
-            (duration + ceiling + setup + API_MIXED_MARGIN) * scenario.backends.len() as u32
+        Kind::ApiMixed => (duration + ceiling + setup + API_MIXED_MARGIN) * backends,
+        Kind::WebhookBurst => {
+            let broadcast = webhook_burst::broadcast_timeout(contacts);
+            (duration
+                + ceiling
+                + setup
+                + broadcast
+                + webhook_burst::SETTLE_LIMIT
+                + API_MIXED_MARGIN)
+                * backends
         }
         Kind::Broadcast => duration + 2 * delegate::INTERRUPT_GRACE,
         Kind::RateFidelity => {
             let rates = scenario.rates.as_ref().map_or(1, Vec::len) as u32;
             (duration + RATE_FIDELITY_PER_RATE) * rates + 2 * delegate::INTERRUPT_GRACE
         }
-        Kind::WebhookBurst => duration,
     }
 }
 

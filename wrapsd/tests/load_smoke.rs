@@ -1,6 +1,6 @@
-//! `wrapsd load` end to end: the api-mixed scenario at a tiny size on the
-//! embedded backend, through the built binary, with its JSON results read
-//! back.
+//! `wrapsd load` end to end: the api-mixed and webhook-burst scenarios at a
+//! tiny size on the embedded backend, through the built binary, with their
+//! JSON results read back.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,10 +12,12 @@ use serde_json::Value;
 const RATE: u64 = 50;
 const SECONDS: u64 = 2;
 
-#[test]
-fn api_mixed_smoke_run_has_no_errors() {
-    let scenario =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../load-tests/scenarios/api-mixed.toml");
+/// Runs `wrapsd load <scenario>` on the embedded backend at [`RATE`] for
+/// [`SECONDS`] with 100 contacts, and returns its JSON results.
+fn smoke_run(scenario: &str) -> Value {
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../load-tests/scenarios")
+        .join(format!("{scenario}.toml"));
     let out = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_wrapsd"))
@@ -51,9 +53,12 @@ fn api_mixed_smoke_run_has_no_errors() {
         .collect();
     assert_eq!(json_files.len(), 1, "{json_files:?}");
     assert!(json_files[0].with_extension("md").is_file());
-    let results: Value =
-        serde_json::from_str(&std::fs::read_to_string(&json_files[0]).unwrap()).unwrap();
+    serde_json::from_str(&std::fs::read_to_string(&json_files[0]).unwrap()).unwrap()
+}
 
+#[test]
+fn api_mixed_smoke_run_has_no_errors() {
+    let results = smoke_run("api-mixed");
     let runs = results["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 1);
     let run = &runs[0];
@@ -90,4 +95,35 @@ fn api_mixed_smoke_run_has_no_errors() {
             .any(|process| process["name"] == "serve"
                 && process["peakRssBytes"].as_u64().unwrap() > 0)
     );
+}
+
+#[test]
+fn webhook_burst_smoke_run_loses_no_event() {
+    let results = smoke_run("webhook-burst");
+    let runs = results["webhookRuns"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run["setup"]["messages"], 100);
+    let load = &run["load"];
+    assert_eq!(load["scheduled"], RATE * SECONDS);
+    assert_eq!(load["all"]["errors"], 0, "{}", load["all"]);
+
+    let count = &run["count"];
+    assert_eq!(count["accepted"], load["all"]["ok"]);
+    assert_eq!(count["settled"], true);
+    assert_eq!(count["lost"], 0, "{count}");
+    for check in count["counters"].as_array().unwrap() {
+        assert_eq!(check["lost"], 0, "{check}");
+    }
+    let delivered = &count["counters"][0];
+    assert_eq!(delivered["counter"], "delivered");
+    assert!(delivered["recorded"].as_i64().unwrap() > 0, "{delivered}");
+    // Every accepted request reached the intake worker.
+    let applied: u64 = count["intake"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(Some(applied), count["accepted"].as_u64());
 }

@@ -26,11 +26,12 @@ use anyhow::{bail, Context};
 use load_tests::sim::SimStats;
 use reqwest::Url;
 use schemas::contacts::ContactFilter;
+use schemas::OrgId;
 use serde::Serialize;
 use serde_json::{json, Value};
 use store::{ConnectOptions, KeyType, Store};
 
-use super::generator::{self, Phase, PhaseSettings, Workload};
+use super::generator::{self, ApiWorkload, Phase, PhaseSettings, Workload};
 use super::scenario::{Backend, Scenario};
 use super::{seed, step, Tracked};
 use crate::bench::children::{free_port, ChildProcess};
@@ -41,7 +42,7 @@ use crate::bench::{self, SHARDS};
 /// How long a child process gets to become ready.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a child process gets to shut down before it is killed.
-const STOP_GRACE: Duration = Duration::from_secs(10);
+pub(super) const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How long the batch to read may take to complete.
 const BATCH_TIMEOUT: Duration = Duration::from_secs(60);
 /// Contacts per import transaction.
@@ -49,7 +50,7 @@ const IMPORT_CHUNK: usize = 1_000;
 /// Recipients of the batch the reads ask for.
 const BATCH_RECIPIENTS: usize = 10;
 /// Placeholder AWS account number of the simulated SES account.
-const SIMULATED_ACCOUNT: &str = "111122223333";
+pub(super) const SIMULATED_ACCOUNT: &str = "111122223333";
 /// Per-minute API limit of the `business` plan during a run, per target
 /// request per second. The hosted limit (5,000 a minute) would reject most
 /// batch reads at 1,000 requests per second. A high limit keeps the
@@ -70,9 +71,17 @@ pub struct RunContext {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BackendRun {
+    #[serde(flatten)]
+    pub measured: Measured,
+    pub setup: Setup,
+}
+
+/// The measurements that every open-loop scenario takes on one backend.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Measured {
     pub backend: Backend,
     pub processes: String,
-    pub setup: Setup,
     pub ceiling: Ceiling,
     pub load: Phase,
     /// The load's completed requests per second divided by the saturated
@@ -85,6 +94,34 @@ pub struct BackendRun {
     pub targets: Vec<TargetResult>,
     /// Directory of the child processes' logs.
     pub log_dir: String,
+}
+
+impl Measured {
+    /// Gathers the measurements of a run whose load phase was `load`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        scenario: &Scenario,
+        backend: Backend,
+        rate: f64,
+        ceiling: Ceiling,
+        load: Phase,
+        simulator: SimulatorCounts,
+        (resources, usage): (Vec<ProcessResources>, Usage),
+        log_dir: &Path,
+    ) -> Self {
+        Self {
+            backend,
+            processes: backend.describe().to_owned(),
+            share_of_ceiling: share_of(&load, &ceiling),
+            targets: target_results(scenario, &load, rate),
+            ceiling,
+            load,
+            simulator,
+            resources,
+            usage,
+            log_dir: log_dir.display().to_string(),
+        }
+    }
 }
 
 /// Preparation, not part of the load.
@@ -153,13 +190,8 @@ pub async fn run(
 ) -> anyhow::Result<BackendRun> {
     let rate = scenario.rate.context("api-mixed needs a rate")?;
     let contacts = scenario.contacts.context("api-mixed needs contacts")?;
-    let log_dir = context.root.join(backend.as_str());
-    std::fs::create_dir_all(&log_dir)
-        .with_context(|| format!("cannot create {}", log_dir.display()))?;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .context("cannot build the HTTP client")?;
+    let log_dir = context.log_dir(backend)?;
+    let http = local_client()?;
 
     // Declared first so that it is dropped last, after the processes.
     let storage = Storage::create(backend, context, &log_dir).await?;
@@ -183,23 +215,19 @@ pub async fn run(
     )
     .with_context(|| format!("cannot write {}", plans_file.display()))?;
 
-    step("starting the SES simulator and wrapsd");
-    let started = Instant::now();
-    let (simulator, sim_endpoint) = bench::start_simulator(&http, &log_dir).await?;
-    let simulator = Tracked::new(simulator);
-    let mut env = vec![
-        ("WRAPS_SES_ENDPOINT_URL", sim_endpoint.clone()),
-        ("WRAPS_SHARDS", SHARDS.to_string()),
-        ("WRAPS_METRICS_LISTEN", "127.0.0.1:0".to_owned()),
-        ("WRAPS_PLANS_FILE", plans_file.display().to_string()),
-    ];
-    env.extend(storage.env.iter().cloned());
-    let (mut servers, base_url) = start_wrapsd(backend, &env, &http, &log_dir).await?;
-    let start_processes_secs = started.elapsed().as_secs_f64();
+    let services = Services::start(
+        backend,
+        &storage,
+        &[("WRAPS_PLANS_FILE", plans_file.display().to_string())],
+        &http,
+        &log_dir,
+    )
+    .await?;
+    let start_processes_secs = services.start_secs;
 
     let api = Api {
         http: http.clone(),
-        base: base_url.clone(),
+        base: services.base_url.clone(),
         key: prepared.api_key.clone(),
     };
     let batch_recipients = prepared.contact_ids.len().min(BATCH_RECIPIENTS);
@@ -207,45 +235,124 @@ pub async fn run(
         "sending one batch to {batch_recipients} contacts, for the status reads"
     ));
     let batch_started = Instant::now();
-    let batch_id = create_batch(&api, &prepared.contact_ids[..batch_recipients]).await?;
+    let connection = connect_account(&api).await?;
+    let batch_id = send_batch(
+        &api,
+        &connection.id,
+        json!({
+            "name": "Load test status batch",
+            "audienceType": "list",
+            "recipients": &prepared.contact_ids[..batch_recipients],
+        }),
+        BATCH_TIMEOUT,
+    )
+    .await?;
     let batch_secs = batch_started.elapsed().as_secs_f64();
 
     let workload = |base_url: &str| {
-        Arc::new(Workload {
+        Arc::new(ApiWorkload {
             base_url: base_url.to_owned(),
             api_key: prepared.api_key.clone(),
             contact_ids: prepared.contact_ids.clone(),
             batch_id: batch_id.clone(),
             mix: scenario.mix(),
-            seed: scenario.seed,
         })
     };
-    let settings = |label: &str, rate: f64, secs: u64| PhaseSettings {
+    let ceiling = measure_ceiling(scenario, rate, workload, &http, &log_dir).await?;
+
+    step(&format!(
+        "loading wrapsd: {rate} requests/s for {} s over {} connections",
+        scenario.duration_secs,
+        scenario.connections()
+    ));
+    let watch = ResourceWatch::start(&services);
+    let load = generator::run(
+        workload(&services.base_url),
+        &phase_settings(scenario, "wrapsd", rate, scenario.duration_secs),
+    )
+    .await?;
+    let resources = watch.finish();
+    let simulator = services.finish(&http).await?;
+    drop(storage);
+
+    Ok(BackendRun {
+        measured: Measured::new(
+            scenario, backend, rate, ceiling, load, simulator, resources, &log_dir,
+        ),
+        setup: Setup {
+            contacts,
+            migrate_secs: prepared.migrate_secs,
+            import_contacts_secs: prepared.import_secs,
+            start_processes_secs,
+            batch_recipients,
+            batch_secs,
+        },
+    })
+}
+
+impl RunContext {
+    /// Creates and returns the log directory of `backend`.
+    pub(super) fn log_dir(&self, backend: Backend) -> anyhow::Result<PathBuf> {
+        let log_dir = self.root.join(backend.as_str());
+        std::fs::create_dir_all(&log_dir)
+            .with_context(|| format!("cannot create {}", log_dir.display()))?;
+        Ok(log_dir)
+    }
+}
+
+/// Builds an HTTP client for the run's own servers, which ignores proxy
+/// settings.
+pub(super) fn local_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .context("cannot build the HTTP client")
+}
+
+/// Returns the settings of one generator phase of `scenario`.
+pub(super) fn phase_settings(
+    scenario: &Scenario,
+    label: &str,
+    rate: f64,
+    secs: u64,
+) -> PhaseSettings {
+    PhaseSettings {
         label: label.to_owned(),
         rate,
         duration: Duration::from_secs(secs),
         connections: scenario.connections(),
         progress: secs > 5,
-    };
+        seed: scenario.seed,
+    }
+}
 
+/// Measures the generator's ceiling: the workload that `workload` builds
+/// for a base URL, sent to a bare axum server, saturated and then at `rate`.
+pub(super) async fn measure_ceiling<W: Workload>(
+    scenario: &Scenario,
+    rate: f64,
+    workload: impl Fn(&str) -> Arc<W>,
+    http: &reqwest::Client,
+    log_dir: &Path,
+) -> anyhow::Result<Ceiling> {
+    let secs = scenario.ceiling_secs();
     step(&format!(
-        "measuring the generator's ceiling: a bare axum server, {} s saturated, {} s at {rate}/s",
-        scenario.ceiling_secs(),
-        scenario.ceiling_secs()
+        "measuring the generator's ceiling: a bare axum server, {secs} s saturated, {secs} s at {rate}/s"
     ));
-    let (hello, hello_url) = start_hello(&http, &log_dir).await?;
+    let (hello, hello_url) = start_hello(http, log_dir).await?;
     let saturated = generator::run(
         workload(&hello_url),
-        &settings(
+        &phase_settings(
+            scenario,
             "ceiling, saturated",
             scenario.ceiling_rate(),
-            scenario.ceiling_secs(),
+            secs,
         ),
     )
     .await?;
     let at_target = generator::run(
         workload(&hello_url),
-        &settings("ceiling, at target", rate, scenario.ceiling_secs()),
+        &phase_settings(scenario, "ceiling, at target", rate, secs),
     )
     .await?;
     hello.stop(STOP_GRACE).await;
@@ -254,61 +361,22 @@ pub async fn run(
         saturated.achieved_per_sec,
         p99_text(&at_target)
     );
+    Ok(Ceiling {
+        server: "a bare axum server (`wrapsd load --serve-hello`) that returns a small JSON body for every request".to_owned(),
+        saturated,
+        at_target,
+    })
+}
 
-    step(&format!(
-        "loading wrapsd: {rate} requests/s for {} s over {} connections",
-        scenario.duration_secs,
-        scenario.connections()
-    ));
-    let mut pids: Vec<(&'static str, u32)> = servers
-        .iter()
-        .map(|server| (server.child().name(), server.pid()))
-        .collect();
-    pids.push(("ses-sim", simulator.pid()));
-    pids.push(("load generator", std::process::id()));
-    let (sampler, sampler_task) = MemorySampler::spawn(pids.clone());
-    let usage_start = UsageSnapshot::take(&pids);
-    let load = generator::run(
-        workload(&base_url),
-        &settings("wrapsd", rate, scenario.duration_secs),
-    )
-    .await?;
-    let usage = usage_start.until(&UsageSnapshot::take(&pids));
-    sampler.sample();
-    sampler_task.abort();
-    for server in servers.iter_mut() {
-        server.child_mut().check_running()?;
-    }
+/// Returns the load's completed requests per second divided by the
+/// saturated ceiling's.
+fn share_of(load: &Phase, ceiling: &Ceiling) -> f64 {
+    load.achieved_per_sec / ceiling.saturated.achieved_per_sec.max(f64::EPSILON)
+}
 
-    let stats: SimStats = http
-        .get(format!("{sim_endpoint}/sim/stats"))
-        .send()
-        .await?
-        .json()
-        .await
-        .context("GET /sim/stats returned no statistics")?;
-
-    step("stopping the processes and cleaning up");
-    while let Some(server) = servers.pop() {
-        server.stop(STOP_GRACE).await;
-    }
-    simulator.stop(STOP_GRACE).await;
-    drop(storage);
-
-    let resources = pids
-        .iter()
-        .map(|(name, pid)| ProcessResources {
-            name: (*name).to_owned(),
-            pid: *pid,
-            cpu_secs: usage
-                .processes_cpu_seconds
-                .get(*name)
-                .copied()
-                .unwrap_or(0.0),
-            peak_rss_bytes: sampler.peak(name),
-        })
-        .collect();
-    let targets = scenario
+/// Compares the load's p99 latencies with the scenario's targets.
+fn target_results(scenario: &Scenario, load: &Phase, rate: f64) -> Vec<TargetResult> {
+    scenario
         .targets
         .iter()
         .map(|target| {
@@ -323,36 +391,142 @@ pub async fn run(
                 met: p99_ms.is_some_and(|p99| p99 < target.p99_ms),
             }
         })
-        .collect();
+        .collect()
+}
 
-    Ok(BackendRun {
-        backend,
-        processes: backend.describe().to_owned(),
-        setup: Setup {
-            contacts,
-            migrate_secs: prepared.migrate_secs,
-            import_contacts_secs: prepared.import_secs,
-            start_processes_secs,
-            batch_recipients,
-            batch_secs,
-        },
-        share_of_ceiling: load.achieved_per_sec / saturated.achieved_per_sec.max(f64::EPSILON),
-        ceiling: Ceiling {
-            server: "a bare axum server (`wrapsd load --serve-hello`) that returns a small JSON body for every request".to_owned(),
-            saturated,
-            at_target,
-        },
-        load,
-        simulator: SimulatorCounts {
+/// The SES simulator and wrapsd of one backend's run.
+pub(super) struct Services {
+    simulator: Tracked,
+    pub(super) sim_endpoint: String,
+    /// The wrapsd processes, the API's first.
+    pub(super) servers: Vec<Tracked>,
+    pub(super) base_url: String,
+    pub(super) start_secs: f64,
+}
+
+impl Services {
+    /// Starts the simulator and wrapsd on `storage`, with `extra_env` added
+    /// to wrapsd's environment.
+    pub(super) async fn start(
+        backend: Backend,
+        storage: &Storage,
+        extra_env: &[(&'static str, String)],
+        http: &reqwest::Client,
+        log_dir: &Path,
+    ) -> anyhow::Result<Self> {
+        step("starting the SES simulator and wrapsd");
+        let started = Instant::now();
+        let (simulator, sim_endpoint) = bench::start_simulator(http, log_dir).await?;
+        let simulator = Tracked::new(simulator);
+        let mut env = vec![
+            ("WRAPS_SES_ENDPOINT_URL", sim_endpoint.clone()),
+            ("WRAPS_SHARDS", SHARDS.to_string()),
+            ("WRAPS_METRICS_LISTEN", "127.0.0.1:0".to_owned()),
+        ];
+        env.extend(extra_env.iter().cloned());
+        env.extend(storage.env.iter().cloned());
+        let (servers, base_url) = start_wrapsd(backend, &env, http, log_dir).await?;
+        Ok(Self {
+            simulator,
+            sim_endpoint,
+            servers,
+            base_url,
+            start_secs: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Names and process ids of wrapsd, the simulator and this process.
+    fn pids(&self) -> Vec<(&'static str, u32)> {
+        let mut pids: Vec<(&'static str, u32)> = self
+            .servers
+            .iter()
+            .map(|server| (server.child().name(), server.pid()))
+            .collect();
+        pids.push(("ses-sim", self.simulator.pid()));
+        pids.push(("load generator", std::process::id()));
+        pids
+    }
+
+    /// Fails when a wrapsd process has exited.
+    pub(super) fn check_running(&mut self) -> anyhow::Result<()> {
+        for server in self.servers.iter_mut() {
+            server.child_mut().check_running()?;
+        }
+        Ok(())
+    }
+
+    /// Checks that wrapsd still runs, reads the simulator's counters and
+    /// stops every process.
+    pub(super) async fn finish(
+        mut self,
+        http: &reqwest::Client,
+    ) -> anyhow::Result<SimulatorCounts> {
+        self.check_running()?;
+        let stats: SimStats = http
+            .get(format!("{}/sim/stats", self.sim_endpoint))
+            .send()
+            .await?
+            .json()
+            .await
+            .context("GET /sim/stats returned no statistics")?;
+
+        step("stopping the processes and cleaning up");
+        while let Some(server) = self.servers.pop() {
+            server.stop(STOP_GRACE).await;
+        }
+        self.simulator.stop(STOP_GRACE).await;
+        Ok(SimulatorCounts {
             accepted: stats.accepted,
             duplicates: stats.duplicates,
             throttled: stats.throttled,
-        },
-        resources,
-        usage,
-        targets,
-        log_dir: log_dir.display().to_string(),
-    })
+        })
+    }
+}
+
+/// CPU time and peak memory of the services, from the start of a load
+/// phase until [`ResourceWatch::finish`].
+pub(super) struct ResourceWatch {
+    pids: Vec<(&'static str, u32)>,
+    sampler: Arc<MemorySampler>,
+    sampler_task: tokio::task::JoinHandle<()>,
+    start: UsageSnapshot,
+}
+
+impl ResourceWatch {
+    pub(super) fn start(services: &Services) -> Self {
+        let pids = services.pids();
+        let (sampler, sampler_task) = MemorySampler::spawn(pids.clone());
+        let start = UsageSnapshot::take(&pids);
+        Self {
+            pids,
+            sampler,
+            sampler_task,
+            start,
+        }
+    }
+
+    /// Stops sampling and returns each process's resources and the usage of
+    /// the whole machine.
+    pub(super) fn finish(self) -> (Vec<ProcessResources>, Usage) {
+        let usage = self.start.until(&UsageSnapshot::take(&self.pids));
+        self.sampler.sample();
+        self.sampler_task.abort();
+        let resources = self
+            .pids
+            .iter()
+            .map(|(name, pid)| ProcessResources {
+                name: (*name).to_owned(),
+                pid: *pid,
+                cpu_secs: usage
+                    .processes_cpu_seconds
+                    .get(*name)
+                    .copied()
+                    .unwrap_or(0.0),
+                peak_rss_bytes: self.sampler.peak(name),
+            })
+            .collect();
+        (resources, usage)
+    }
 }
 
 fn p99_text(phase: &Phase) -> String {
@@ -365,11 +539,11 @@ fn p99_text(phase: &Phase) -> String {
 
 /// The store of one run and what removes it: a data directory, or a
 /// database and a Redis key prefix. Dropping it removes them.
-struct Storage {
-    database_url: String,
+pub(super) struct Storage {
+    pub(super) database_url: String,
     /// `WRAPS_*` variables that point wrapsd at this store.
     env: Vec<(&'static str, String)>,
-    description: String,
+    pub(super) description: String,
     _cleanup: Cleanup,
 }
 
@@ -386,7 +560,7 @@ enum Cleanup {
 }
 
 impl Storage {
-    async fn create(
+    pub(super) async fn create(
         backend: Backend,
         context: &RunContext,
         log_dir: &Path,
@@ -446,16 +620,17 @@ impl Drop for DataDir {
 }
 
 /// The store after setup.
-struct Prepared {
-    api_key: String,
+pub(super) struct Prepared {
+    pub(super) org: OrgId,
+    pub(super) api_key: String,
     /// Ids of the seeded contacts, in the order of their seeded index.
-    contact_ids: Vec<String>,
-    migrate_secs: f64,
-    import_secs: f64,
+    pub(super) contact_ids: Vec<String>,
+    pub(super) migrate_secs: f64,
+    pub(super) import_secs: f64,
 }
 
 /// Migrates the store and adds the organisation, its key and the contacts.
-async fn prepare_store(url: &str, seed: u64, count: u64) -> anyhow::Result<Prepared> {
+pub(super) async fn prepare_store(url: &str, seed: u64, count: u64) -> anyhow::Result<Prepared> {
     let options = ConnectOptions {
         max_connections: 2,
         ..ConnectOptions::default()
@@ -510,6 +685,7 @@ async fn prepare_store(url: &str, seed: u64, count: u64) -> anyhow::Result<Prepa
     store.close().await;
 
     Ok(Prepared {
+        org: org.id,
         api_key,
         contact_ids,
         migrate_secs,
@@ -557,33 +733,53 @@ async fn start_hello(http: &reqwest::Client, log_dir: &Path) -> anyhow::Result<(
     Ok((Tracked::new(hello), url))
 }
 
-/// Connects the simulated account and sends one batch to `recipients`;
-/// returns its id once it completed.
-async fn create_batch(api: &Api, recipients: &[String]) -> anyhow::Result<String> {
+/// The simulated AWS account's connection.
+pub(super) struct Connection {
+    pub(super) id: String,
+    /// Secret of the SES event webhook, sent in `x-wraps-api-key`.
+    pub(super) webhook_secret: String,
+}
+
+/// Connects the simulated AWS account through `POST /v1/connections`.
+pub(super) async fn connect_account(api: &Api) -> anyhow::Result<Connection> {
     let connection = api
         .post(
             "/v1/connections",
             json!({ "accountId": SIMULATED_ACCOUNT, "region": "us-east-1", "features": { "email": true } }),
         )
         .await?;
-    let connection_id = connection["connectionId"]
-        .as_str()
-        .context("POST /v1/connections returned no connectionId")?;
-    let batch = api
-        .post(
-            "/v1/batch",
-            json!({
-                "awsAccountId": connection_id,
-                "name": "Load test status batch",
-                "audienceType": "list",
-                "recipients": recipients,
-                "from": "news@example.com",
-                "fromName": "wrapsd load",
-                "subject": "Hello {{firstName}}",
-                "htmlContent": "<p>Hello {{firstName}}, this batch gives the load test a batch to read.</p>",
-            }),
-        )
-        .await?;
+    let field = |name: &str| {
+        connection[name]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("POST /v1/connections returned no {name}"))
+    };
+    Ok(Connection {
+        id: field("connectionId")?,
+        webhook_secret: field("webhookSecret")?,
+    })
+}
+
+/// Sends a batch through the connection to the audience that `audience`
+/// names (`name`, `audienceType` and its fields) and returns its id once it
+/// completed, at most `timeout` later.
+pub(super) async fn send_batch(
+    api: &Api,
+    connection_id: &str,
+    audience: Value,
+    timeout: Duration,
+) -> anyhow::Result<String> {
+    let mut body = json!({
+        "awsAccountId": connection_id,
+        "from": "news@example.com",
+        "fromName": "wrapsd load",
+        "subject": "Hello {{firstName}}",
+        "htmlContent": "<p>Hello {{firstName}}, this batch gives the load test a batch to read.</p>",
+    });
+    if let (Some(body), Value::Object(audience)) = (body.as_object_mut(), audience) {
+        body.extend(audience);
+    }
+    let batch = api.post("/v1/batch", body).await?;
     let batch_id = batch["id"]
         .as_str()
         .context("POST /v1/batch returned no id")?
@@ -595,13 +791,13 @@ async fn create_batch(api: &Api, recipients: &[String]) -> anyhow::Result<String
         match detail["status"].as_str() {
             Some("completed") => return Ok(batch_id),
             Some(status @ ("failed" | "cancelled")) => {
-                bail!("the batch to read ended {status}: {detail}")
+                bail!("the batch ended {status}: {detail}")
             }
             _ => {}
         }
-        if started.elapsed() > BATCH_TIMEOUT {
+        if started.elapsed() > timeout {
             bail!(
-                "the batch to read did not complete within {BATCH_TIMEOUT:?}; last status {}",
+                "the batch did not complete within {timeout:?}; last status {}",
                 detail["status"]
             );
         }
@@ -610,10 +806,10 @@ async fn create_batch(api: &Api, recipients: &[String]) -> anyhow::Result<String
 }
 
 /// A JSON client of the API with the run's key.
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    key: String,
+pub(super) struct Api {
+    pub(super) http: reqwest::Client,
+    pub(super) base: String,
+    pub(super) key: String,
 }
 
 impl Api {

@@ -1,4 +1,4 @@
-//! The open-loop load generator of `api-mixed`.
+//! The open-loop load generator of `api-mixed` and `webhook-burst`.
 //!
 //! Requests are due at a fixed rate: the `i`-th at `start + i / rate`,
 //! whatever happened to the ones before. Each request's latency runs from the
@@ -17,6 +17,9 @@
 //! Latencies of successful (2xx) responses go into HDR histograms, one per
 //! operation, with a microsecond resolution and three significant digits.
 //! Other responses and transport errors are counted by status.
+//!
+//! What a phase sends is a [`Workload`]: it names the operations, picks the
+//! operation of each request in order and builds the request.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,7 +67,7 @@ impl Operation {
     ];
 
     /// Returns the operation's name in scenario files and results.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Operation::CreateContact => "create-contact",
             Operation::GetContact => "get-contact",
@@ -73,7 +76,7 @@ impl Operation {
     }
 
     /// Returns the method and path template of the request.
-    pub fn route(self) -> &'static str {
+    pub const fn route(self) -> &'static str {
         match self {
             Operation::CreateContact => "POST /v1/contacts",
             Operation::GetContact => "GET /v1/contacts/{id}",
@@ -107,8 +110,50 @@ impl Operation {
     }
 }
 
-/// The server a phase loads and what its requests refer to.
-pub struct Workload {
+/// The requests of a phase: the operations it measures and how each
+/// request is built.
+pub trait Workload: Send + Sync + 'static {
+    /// Names and routes of the operations, in the order of the results.
+    fn operations(&self) -> &[(&'static str, &'static str)];
+
+    /// Checks that the workload can build its requests.
+    fn check(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Picks the operation (an index into [`Workload::operations`]) of the
+    /// `index`-th request and a random value for its parameters. Called once
+    /// per request, in order.
+    fn pick(&self, index: u64, rng: &mut Rng) -> (usize, u64);
+
+    /// Builds the `index`-th request.
+    fn request(
+        &self,
+        client: &reqwest::Client,
+        index: u64,
+        operation: usize,
+        draw: u64,
+    ) -> reqwest::RequestBuilder;
+
+    /// Receives the outcome of the `index`-th request: its HTTP status, or
+    /// `None` after a transport error, with the times it was sent and
+    /// completed.
+    fn observe(&self, _index: u64, _status: Option<u16>, _sent: Instant, _completed: Instant) {}
+}
+
+/// Names and routes of the `api-mixed` operations, in [`Operation::ALL`]
+/// order.
+const API_OPERATIONS: [(&str, &str); 3] = [
+    (
+        Operation::CreateContact.name(),
+        Operation::CreateContact.route(),
+    ),
+    (Operation::GetContact.name(), Operation::GetContact.route()),
+    (Operation::GetBatch.name(), Operation::GetBatch.route()),
+];
+
+/// The `api-mixed` requests: the server they load and what they refer to.
+pub struct ApiWorkload {
     /// `http://127.0.0.1:<port>`, without a trailing slash.
     pub base_url: String,
     pub api_key: String,
@@ -116,7 +161,6 @@ pub struct Workload {
     pub contact_ids: Vec<String>,
     pub batch_id: String,
     pub mix: Mix,
-    pub seed: u64,
 }
 
 /// Settings of one phase.
@@ -129,6 +173,8 @@ pub struct PhaseSettings {
     pub connections: usize,
     /// Print a progress line every few seconds.
     pub progress: bool,
+    /// Seed of the operation sequence.
+    pub seed: u64,
 }
 
 /// Measurements of one phase.
@@ -240,9 +286,8 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn new() -> anyhow::Result<Self> {
-        let records = Operation::ALL
-            .iter()
+    fn new(operations: usize) -> anyhow::Result<Self> {
+        let records = (0..operations)
             .map(|_| {
                 Ok(Record {
                     histogram: new_histogram()?,
@@ -260,14 +305,13 @@ impl Recorder {
         })
     }
 
-    fn record(&self, operation: Operation, outcome: Outcome, due: Instant) {
-        let now = Instant::now();
+    fn record(&self, operation: usize, outcome: &Outcome, due: Instant, now: Instant) {
         let micros = now.saturating_duration_since(due).as_micros() as u64;
         {
             let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
-            let record = &mut records[operation.index()];
+            let record = &mut records[operation];
             match outcome {
-                Outcome::Status(status) if (200..300).contains(&status) => {
+                Outcome::Status(status) if (200..300).contains(status) => {
                     record.histogram.saturating_record(micros.max(1));
                     record.ok += 1;
                 }
@@ -276,7 +320,7 @@ impl Recorder {
                     self.errors.fetch_add(1, Ordering::Relaxed);
                 }
                 Outcome::Transport(kind) => {
-                    *record.errors.entry(kind.to_owned()).or_default() += 1;
+                    *record.errors.entry((*kind).to_owned()).or_default() += 1;
                     self.errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -309,19 +353,13 @@ fn new_histogram() -> anyhow::Result<Histogram<u64>> {
 }
 
 /// Runs one phase against `workload` and returns what it measured.
-pub async fn run(workload: Arc<Workload>, settings: &PhaseSettings) -> anyhow::Result<Phase> {
+pub async fn run<W: Workload>(workload: Arc<W>, settings: &PhaseSettings) -> anyhow::Result<Phase> {
     anyhow::ensure!(
         settings.rate > 0.0 && settings.connections > 0,
         "a phase needs a rate and at least one connection"
     );
-    anyhow::ensure!(
-        workload.mix.total() > 0,
-        "the mix needs at least one weight above 0"
-    );
-    anyhow::ensure!(
-        !workload.contact_ids.is_empty() || workload.mix.get_contact == 0,
-        "get-contact needs at least one contact"
-    );
+    workload.check()?;
+    let names = workload.operations();
     let client = reqwest::Client::builder()
         .http1_only()
         .no_proxy()
@@ -330,11 +368,10 @@ pub async fn run(workload: Arc<Workload>, settings: &PhaseSettings) -> anyhow::R
         .timeout(REQUEST_TIMEOUT)
         .build()
         .context("cannot build the HTTP client")?;
-    let recorder = Arc::new(Recorder::new()?);
+    let recorder = Arc::new(Recorder::new(names.len())?);
     let permits = Arc::new(Semaphore::new(settings.connections));
     let scheduled = ((settings.rate * settings.duration.as_secs_f64()).floor() as u64).max(1);
-    let mut rng = Rng::for_stream(workload.seed, seed::SCHEDULE_STREAM);
-    let total_weight = u64::from(workload.mix.total());
+    let mut rng = Rng::for_stream(settings.seed, seed::SCHEDULE_STREAM);
 
     let start = Instant::now();
     let end = start + settings.duration;
@@ -342,7 +379,7 @@ pub async fn run(workload: Arc<Workload>, settings: &PhaseSettings) -> anyhow::R
         .progress
         .then(|| tokio::spawn(print_progress(settings.label.clone(), recorder.clone())));
 
-    let mut sent_by_operation = [0_u64; 3];
+    let mut sent_by_operation = vec![0_u64; names.len()];
     let mut max_lag = Duration::ZERO;
     for index in 0..scheduled {
         let due = start + Duration::from_secs_f64(index as f64 / settings.rate);
@@ -360,17 +397,23 @@ pub async fn run(workload: Arc<Workload>, settings: &PhaseSettings) -> anyhow::R
         }
         max_lag = max_lag.max(now - due);
 
-        let operation = Operation::pick(&workload.mix, rng.below(total_weight));
-        let draw = rng.next_u64();
-        sent_by_operation[operation.index()] += 1;
+        let (operation, draw) = workload.pick(index, &mut rng);
+        sent_by_operation[operation] += 1;
         recorder.sent.fetch_add(1, Ordering::Relaxed);
 
         let client = client.clone();
         let workload = workload.clone();
         let recorder = recorder.clone();
         tokio::spawn(async move {
-            let outcome = send(&client, &workload, operation, index, draw).await;
-            recorder.record(operation, outcome, due);
+            let sent = Instant::now();
+            let outcome = send(workload.request(&client, index, operation, draw)).await;
+            let completed = Instant::now();
+            let status = match outcome {
+                Outcome::Status(status) => Some(status),
+                Outcome::Transport(_) => None,
+            };
+            workload.observe(index, status, sent, completed);
+            recorder.record(operation, &outcome, due, completed);
             drop(permit);
         });
     }
@@ -411,9 +454,9 @@ pub async fn run(workload: Arc<Workload>, settings: &PhaseSettings) -> anyhow::R
         errors: BTreeMap::new(),
     };
     let mut completed = 0;
-    for operation in Operation::ALL {
-        let record = &records[operation.index()];
-        let sent = sent_by_operation[operation.index()];
+    for (operation, (name, route)) in names.iter().enumerate() {
+        let record = &records[operation];
+        let sent = sent_by_operation[operation];
         let mut errors = record.errors.clone();
         let got = record.ok + errors.values().sum::<u64>();
         completed += got;
@@ -428,8 +471,8 @@ pub async fn run(workload: Arc<Workload>, settings: &PhaseSettings) -> anyhow::R
             *all.errors.entry(status.clone()).or_default() += count;
         }
         operations.push(operation_stats(
-            operation.name(),
-            operation.route(),
+            name,
+            route,
             sent,
             record.ok,
             &record.histogram,
@@ -488,27 +531,54 @@ fn operation_stats(
     }
 }
 
-/// Sends the `index`-th request of the phase and reads its whole body.
-async fn send(
-    client: &reqwest::Client,
-    workload: &Workload,
-    operation: Operation,
-    index: u64,
-    draw: u64,
-) -> Outcome {
-    let base = &workload.base_url;
-    let request = match operation {
-        Operation::CreateContact => client
-            .post(format!("{base}/v1/contacts"))
-            .json(&seed::new_contact_body(index, draw)),
-        Operation::GetContact => {
-            let ids = &workload.contact_ids;
-            let id = &ids[(draw % ids.len() as u64) as usize];
-            client.get(format!("{base}/v1/contacts/{id}"))
-        }
-        Operation::GetBatch => client.get(format!("{base}/v1/batch/{}", workload.batch_id)),
-    };
-    let response = match request.bearer_auth(&workload.api_key).send().await {
+impl Workload for ApiWorkload {
+    fn operations(&self) -> &[(&'static str, &'static str)] {
+        &API_OPERATIONS
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.mix.total() > 0,
+            "the mix needs at least one weight above 0"
+        );
+        anyhow::ensure!(
+            !self.contact_ids.is_empty() || self.mix.get_contact == 0,
+            "get-contact needs at least one contact"
+        );
+        Ok(())
+    }
+
+    fn pick(&self, _index: u64, rng: &mut Rng) -> (usize, u64) {
+        let operation = Operation::pick(&self.mix, rng.below(u64::from(self.mix.total())));
+        (operation.index(), rng.next_u64())
+    }
+
+    fn request(
+        &self,
+        client: &reqwest::Client,
+        index: u64,
+        operation: usize,
+        draw: u64,
+    ) -> reqwest::RequestBuilder {
+        let base = &self.base_url;
+        let request = match Operation::ALL[operation] {
+            Operation::CreateContact => client
+                .post(format!("{base}/v1/contacts"))
+                .json(&seed::new_contact_body(index, draw)),
+            Operation::GetContact => {
+                let ids = &self.contact_ids;
+                let id = &ids[(draw % ids.len() as u64) as usize];
+                client.get(format!("{base}/v1/contacts/{id}"))
+            }
+            Operation::GetBatch => client.get(format!("{base}/v1/batch/{}", self.batch_id)),
+        };
+        request.bearer_auth(&self.api_key)
+    }
+}
+
+/// Sends a request and reads its whole body.
+async fn send(request: reqwest::RequestBuilder) -> Outcome {
+    let response = match request.send().await {
         Ok(response) => response,
         Err(err) => return Outcome::Transport(transport_kind(&err)),
     };
@@ -597,13 +667,12 @@ mod tests {
     async fn phase_counts_missed_and_transport_errors() {
         // A port nothing listens on: every request fails to connect.
         let port = crate::bench::children::free_port().unwrap();
-        let workload = Arc::new(Workload {
+        let workload = Arc::new(ApiWorkload {
             base_url: format!("http://127.0.0.1:{port}"),
             api_key: "unused".to_owned(),
             contact_ids: vec!["c".to_owned()],
             batch_id: "b".to_owned(),
             mix: Mix::default(),
-            seed: 1,
         });
         let settings = PhaseSettings {
             label: "test".to_owned(),
@@ -611,6 +680,7 @@ mod tests {
             duration: Duration::from_millis(200),
             connections: 4,
             progress: false,
+            seed: 1,
         };
         let phase = run(workload, &settings).await.unwrap();
         assert_eq!(phase.scheduled, 20);

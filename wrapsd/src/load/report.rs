@@ -3,9 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::api_mixed::BackendRun;
+use super::api_mixed::{BackendRun, Ceiling, Measured, TargetResult};
 use super::generator::{OperationStats, Phase};
 use super::scenario::Kind;
+use super::webhook_burst::WebhookRun;
 use super::LoadResults;
 
 /// Renders the summary of `results`.
@@ -32,12 +33,23 @@ pub fn markdown(results: &LoadResults) -> String {
         results.scenario_file,
         scenario.kind.as_str()
     );
-    // Only the generated data and load of api-mixed use the seed.
-    if scenario.kind == Kind::ApiMixed {
+    // Only the generated data and load of api-mixed and webhook-burst use
+    // the seed.
+    if matches!(scenario.kind, Kind::ApiMixed | Kind::WebhookBurst) {
         let _ = write!(out, ", seed {}", scenario.seed);
     }
     out.push('\n');
-    if let Some(rate) = scenario.rate {
+    if let (Kind::WebhookBurst, Some(rate)) = (scenario.kind, scenario.rate) {
+        let _ = writeln!(
+            out,
+            "- {} SES events/s for {} s over {} connections, for the messages of a broadcast to {} contacts",
+            number(rate),
+            scenario.duration_secs,
+            scenario.connections(),
+            thousands(scenario.contacts().unwrap_or(0)),
+        );
+    }
+    if let (Kind::ApiMixed, Some(rate)) = (scenario.kind, scenario.rate) {
         let mix = scenario.mix();
         let total = f64::from(mix.total());
         let share = |weight: u32| 100.0 * f64::from(weight) / total;
@@ -58,6 +70,9 @@ pub fn markdown(results: &LoadResults) -> String {
     for run in &results.runs {
         backend_section(&mut out, run);
     }
+    for run in &results.webhook_runs {
+        webhook_section(&mut out, run);
+    }
     if let Some(delegated) = &results.delegated {
         let _ = writeln!(out, "## `{}`\n", delegated.command);
         let _ = writeln!(
@@ -75,13 +90,105 @@ pub fn markdown(results: &LoadResults) -> String {
 }
 
 fn backend_section(out: &mut String, run: &BackendRun) {
-    let load = &run.load;
+    measured_head(out, &run.measured);
+    resources_lines(out, &run.measured);
+    let setup = &run.setup;
+    let _ = writeln!(
+        out,
+        "Setup (not part of the load): migrations {:.1} s, {} contacts imported in {:.1} s, processes started in {:.1} s, a batch to {} contacts completed in {:.1} s.",
+        setup.migrate_secs,
+        thousands(setup.contacts),
+        setup.import_contacts_secs,
+        setup.start_processes_secs,
+        setup.batch_recipients,
+        setup.batch_secs
+    );
+    let _ = writeln!(out, "Logs: `{}`.\n", run.measured.log_dir);
+}
+
+/// Writes the heading, the load's table, the ceiling and the targets.
+fn measured_head(out: &mut String, run: &Measured) {
     let _ = writeln!(
         out,
         "## Backend `{}`: {}\n",
         run.backend.as_str(),
         run.processes
     );
+    load_lines(out, &run.load);
+    ceiling_line(out, &run.ceiling, run.share_of_ceiling);
+    targets_table(out, &run.targets);
+}
+
+fn webhook_section(out: &mut String, run: &WebhookRun) {
+    measured_head(out, &run.measured);
+
+    let count = &run.count;
+    let _ = writeln!(
+        out,
+        "\nEvents posted {}, accepted (2xx) {}, of which {} repeated an earlier envelope id. The counters {} after {:.1} s.\n",
+        thousands(count.posted),
+        thousands(count.accepted),
+        thousands(count.accepted_repeats),
+        if count.settled { "settled" } else { "were still changing at the wait's limit" },
+        count.settle_secs,
+    );
+    let _ = writeln!(
+        out,
+        "| counter | expected | recorded | lost |\n|---|---|---|---|"
+    );
+    for check in &count.counters {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            check.counter,
+            thousands(check.expected),
+            signed(check.recorded),
+            check.lost
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n**Lost: {}.** Messages whose bounce and delivery overlapped in time (expected delivery uncertain): {}.",
+        count.lost, count.unordered_messages
+    );
+    match &count.intake {
+        Some(by_result) => {
+            let results: Vec<String> = by_result
+                .iter()
+                .map(|(result, n)| format!("{result} {}", thousands(*n)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "Intake worker, events applied by result (wrapsd metrics): {} ({} in all).",
+                results.join(", "),
+                thousands(by_result.values().sum())
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "Intake worker counts: not readable from wrapsd's metrics."
+            );
+        }
+    }
+
+    resources_lines(out, &run.measured);
+    let setup = &run.setup;
+    let _ = writeln!(
+        out,
+        "Setup (not part of the load): migrations {:.1} s, {} contacts imported in {:.1} s, processes started in {:.1} s, a broadcast of {} messages completed in {:.1} s; {} events planned.",
+        setup.migrate_secs,
+        thousands(setup.contacts),
+        setup.import_contacts_secs,
+        setup.start_processes_secs,
+        thousands(setup.messages as u64),
+        setup.broadcast_secs,
+        thousands(setup.planned_events as u64),
+    );
+    let _ = writeln!(out, "Logs: `{}`.\n", run.measured.log_dir);
+}
+
+fn load_lines(out: &mut String, load: &Phase) {
     operations_table(out, load);
     let _ = writeln!(
         out,
@@ -94,47 +201,57 @@ fn backend_section(out: &mut String, run: &BackendRun) {
         load.max_start_lag_ms,
     );
     let _ = writeln!(out, "Errors by status: {}.", errors_text(&load.all));
+}
 
-    let saturated = &run.ceiling.saturated;
-    let at_target = &run.ceiling.at_target;
+fn ceiling_line(out: &mut String, ceiling: &Ceiling, share_of_ceiling: f64) {
+    let saturated = &ceiling.saturated;
+    let at_target = &ceiling.at_target;
     let _ = writeln!(
         out,
         "\nGenerator ceiling, with the same generator, mix and connections against {}: {} completed requests/s saturated, with {} errors. At {}/s the generator and the loopback alone add p50 {}, p99 {}. The load reached **{:.3}** of the saturated ceiling.",
-        run.ceiling.server,
+        ceiling.server,
         number(saturated.achieved_per_sec),
         thousands(saturated.all.errors),
         number(at_target.target_per_sec),
         latency_text(&at_target.all, |l| l.p50_ms),
         latency_text(&at_target.all, |l| l.p99_ms),
-        run.share_of_ceiling,
+        share_of_ceiling,
     );
+}
 
-    if !run.targets.is_empty() {
+fn targets_table(out: &mut String, targets: &[TargetResult]) {
+    if targets.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n| target | at rate | p99 | budget | met |\n|---|---|---|---|---|"
+    );
+    for target in targets {
         let _ = writeln!(
             out,
-            "\n| target | at rate | p99 | budget | met |\n|---|---|---|---|---|"
+            "| {} ({}) | {}/s | {} | < {} ms | {} |",
+            target.operation,
+            target.route,
+            number(target.target_rate),
+            target
+                .p99_ms
+                .map_or_else(|| "-".to_owned(), |p99| format!("{p99:.2} ms")),
+            number(target.p99_budget_ms),
+            if target.met { "yes" } else { "no" }
         );
-        for target in &run.targets {
-            let _ = writeln!(
-                out,
-                "| {} ({}) | {}/s | {} | < {} ms | {} |",
-                target.operation,
-                target.route,
-                number(target.target_rate),
-                target
-                    .p99_ms
-                    .map_or_else(|| "-".to_owned(), |p99| format!("{p99:.2} ms")),
-                number(target.p99_budget_ms),
-                if target.met { "yes" } else { "no" }
-            );
-        }
     }
+}
 
+/// Writes the processes' resources, the machine's load and the
+/// simulator's counters.
+fn resources_lines(out: &mut String, run: &Measured) {
+    let (resources, usage, simulator) = (&run.resources, &run.usage, &run.simulator);
     let _ = writeln!(
         out,
         "\n| process | pid | CPU s during the load | peak RSS |\n|---|---|---|---|"
     );
-    for process in &run.resources {
+    for process in resources {
         let _ = writeln!(
             out,
             "| {} | {} | {:.1} | {:.1} MiB |",
@@ -144,7 +261,6 @@ fn backend_section(out: &mut String, run: &BackendRun) {
             process.peak_rss_bytes as f64 / (1024.0 * 1024.0)
         );
     }
-    let usage = &run.usage;
     let services: Vec<String> = usage
         .services_cpu_seconds
         .iter()
@@ -169,22 +285,10 @@ fn backend_section(out: &mut String, run: &BackendRun) {
     let _ = writeln!(
         out,
         "Simulator: {} accepted, {} duplicates, {} throttled.",
-        thousands(run.simulator.accepted),
-        thousands(run.simulator.duplicates),
-        thousands(run.simulator.throttled)
+        thousands(simulator.accepted),
+        thousands(simulator.duplicates),
+        thousands(simulator.throttled)
     );
-    let setup = &run.setup;
-    let _ = writeln!(
-        out,
-        "Setup (not part of the load): migrations {:.1} s, {} contacts imported in {:.1} s, processes started in {:.1} s, a batch to {} contacts completed in {:.1} s.",
-        setup.migrate_secs,
-        thousands(setup.contacts),
-        setup.import_contacts_secs,
-        setup.start_processes_secs,
-        setup.batch_recipients,
-        setup.batch_secs
-    );
-    let _ = writeln!(out, "Logs: `{}`.\n", run.log_dir);
 }
 
 fn operations_table(out: &mut String, phase: &Phase) {
@@ -246,6 +350,12 @@ pub fn thousands(value: u64) -> String {
         out.push(digit);
     }
     out
+}
+
+/// Formats a count that may be negative with thousands separators.
+fn signed(value: i64) -> String {
+    let sign = if value < 0 { "-" } else { "" };
+    format!("{sign}{}", thousands(value.unsigned_abs()))
 }
 
 /// Formats a rate or budget: whole numbers with separators, small values

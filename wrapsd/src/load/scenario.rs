@@ -16,6 +16,22 @@ const DEFAULT_CEILING_SECS: u64 = 5;
 /// Arrival rate of the ceiling's saturation phase by default: far above
 /// what two cores can serve, so the generator runs as fast as it can.
 const DEFAULT_CEILING_RATE: f64 = 100_000.0;
+/// Recipients of the broadcast whose messages a `webhook-burst` reports
+/// events for, when the scenario names no `contacts`.
+const DEFAULT_WEBHOOK_CONTACTS: u64 = 10_000;
+/// Operations a target of `api-mixed` may name.
+const API_MIXED_TARGETS: [&str; 4] = ["create-contact", "get-contact", "get-batch", "all"];
+/// Operations a target of `webhook-burst` may name: one per event type,
+/// `duplicate` for a delivery posted again unchanged, and `all`.
+const WEBHOOK_BURST_TARGETS: [&str; 7] = [
+    "delivery",
+    "open",
+    "click",
+    "bounce",
+    "complaint",
+    "duplicate",
+    "all",
+];
 
 /// Scenario kind, which selects the runner.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -27,7 +43,8 @@ pub enum Kind {
     Broadcast,
     /// `wrapsd rate-fidelity`, when this build has that command.
     RateFidelity,
-    /// A burst of SES event webhooks; not available yet.
+    /// Open-loop SES events to the webhook route, counted in the store
+    /// afterwards.
     WebhookBurst,
 }
 
@@ -126,7 +143,9 @@ impl Mix {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
-    /// `create-contact`, `get-contact`, `get-batch` or `all`.
+    /// `api-mixed`: `create-contact`, `get-contact`, `get-batch` or `all`.
+    /// `webhook-burst`: `delivery`, `open`, `click`, `bounce`, `complaint`,
+    /// `duplicate` or `all`.
     pub operation: String,
     /// The 99th percentile must stay under this many milliseconds.
     pub p99_ms: f64,
@@ -152,21 +171,23 @@ pub struct Scenario {
     /// (`rate-fidelity`) or the time limit of the whole run (`broadcast`).
     pub duration_secs: u64,
     /// Contacts created before the run (`api-mixed`), or recipients of the
-    /// broadcast (`broadcast`).
+    /// broadcast (`broadcast`, `webhook-burst`).
     pub contacts: Option<u64>,
     /// Backends to run on, in order.
     pub backends: Vec<Backend>,
-    /// HTTP/1.1 keep-alive connections of the load generator (`api-mixed`).
+    /// HTTP/1.1 keep-alive connections of the load generator (`api-mixed`,
+    /// `webhook-burst`).
     pub connections: Option<usize>,
-    /// Seconds of each ceiling measurement (`api-mixed`).
+    /// Seconds of each ceiling measurement (`api-mixed`, `webhook-burst`).
     pub ceiling_secs: Option<u64>,
-    /// Arrival rate of the ceiling's saturation phase (`api-mixed`).
+    /// Arrival rate of the ceiling's saturation phase (`api-mixed`,
+    /// `webhook-burst`).
     pub ceiling_rate: Option<f64>,
     /// Operation weights (`api-mixed`).
     pub mix: Option<Mix>,
     /// Message content (`broadcast`).
     pub content: Option<Content>,
-    /// Latency targets (`api-mixed`).
+    /// Latency targets (`api-mixed`, `webhook-burst`).
     #[serde(default)]
     pub targets: Vec<Target>,
 }
@@ -278,7 +299,17 @@ impl Scenario {
             ),
             Kind::Broadcast => (&["contacts"], &["contacts", "content"]),
             Kind::RateFidelity => (&["rates"], &["rates"]),
-            Kind::WebhookBurst => (&["rate"], &["rate", "contacts"]),
+            Kind::WebhookBurst => (
+                &["rate"],
+                &[
+                    "rate",
+                    "contacts",
+                    "connections",
+                    "ceiling_secs",
+                    "ceiling_rate",
+                    "targets",
+                ],
+            ),
         };
         for (field, is_set) in present {
             if is_set && !allowed.contains(&field) {
@@ -321,13 +352,16 @@ impl Scenario {
                 bail!("mix: at least one weight must be above 0");
             }
         }
+        let operations: &[&str] = match self.kind {
+            Kind::WebhookBurst => &WEBHOOK_BURST_TARGETS,
+            _ => &API_MIXED_TARGETS,
+        };
         for target in &self.targets {
-            if !["create-contact", "get-contact", "get-batch", "all"]
-                .contains(&target.operation.as_str())
-            {
+            if !operations.contains(&target.operation.as_str()) {
                 bail!(
-                    "targets: unknown operation {:?}; expected create-contact, get-contact, get-batch or all",
-                    target.operation
+                    "targets: unknown operation {:?}; expected one of {}",
+                    target.operation,
+                    operations.join(", ")
                 );
             }
             if !(target.p99_ms.is_finite() && target.p99_ms > 0.0) {
@@ -367,6 +401,14 @@ impl Scenario {
     /// Returns `ceiling_rate` or its default.
     pub fn ceiling_rate(&self) -> f64 {
         self.ceiling_rate.unwrap_or(DEFAULT_CEILING_RATE)
+    }
+
+    /// Returns `contacts`, or for `webhook-burst` its default of 10,000.
+    pub fn contacts(&self) -> Option<u64> {
+        match (self.kind, self.contacts) {
+            (Kind::WebhookBurst, None) => Some(DEFAULT_WEBHOOK_CONTACTS),
+            (_, contacts) => contacts,
+        }
     }
 
     /// Returns `mix` or the default 50/30/20 mix.
@@ -495,6 +537,26 @@ mod tests {
         "#;
         let err = parse(text).unwrap_err();
         assert!(err.to_string().contains("postgres-redis only"), "{err}");
+    }
+
+    #[test]
+    fn webhook_burst_takes_event_targets() {
+        let text = r#"
+            name = "webhook-burst"
+            description = "SES events"
+            kind = "webhook-burst"
+            rate = 5000
+            duration_secs = 30
+            backends = ["embedded"]
+
+            [[targets]]
+            operation = "all"
+            p99_ms = 20
+        "#;
+        let scenario = parse(text).unwrap();
+        assert_eq!(scenario.contacts(), Some(DEFAULT_WEBHOOK_CONTACTS));
+        let err = parse(&text.replace("\"all\"", "\"get-batch\"")).unwrap_err();
+        assert!(err.to_string().contains("unknown operation"), "{err}");
     }
 
     #[test]
