@@ -476,3 +476,83 @@ fn fixtures_test_account() {
     assert_eq!(fixture("eventbridge-delivery.json")["account"], ACCOUNT);
     assert_eq!(fixture("sns-delivery.json")["TopicArn"], TOPIC);
 }
+
+/// Characters of a path segment that need no escaping.
+const TOKEN_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
+
+#[test]
+fn arbitrary_input_never_gets_5xx() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (harness, secret) = runtime.block_on(async {
+        let harness = Harness::new().await;
+        let secret = harness.connect(&harness.app.key).await;
+        (harness, secret)
+    });
+    let bodies: Vec<Vec<u8>> = [
+        "eventbridge-bounce-permanent.json",
+        "eventbridge-open.json",
+        "sns-delivery.json",
+    ]
+    .iter()
+    .map(|name| serde_json::to_vec(&fixture(name)).unwrap())
+    .collect();
+
+    let edits = prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6);
+    let token = prop::collection::vec(prop::sample::select(TOKEN_CHARS), 1..120);
+    let strategy = (0..bodies.len(), edits, any::<bool>(), token);
+    let mut runner = TestRunner::new(Config {
+        cases: 200,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&strategy, |(which, edits, as_sns, token)| {
+            let mut body = bodies[which].clone();
+            for (index, byte) in edits {
+                let at = index.index(body.len());
+                body[at] = byte;
+            }
+            let mut headers = vec![("x-wraps-api-key", secret.as_str())];
+            if as_sns {
+                headers.push(("x-amz-sns-message-type", "Notification"));
+            }
+            let reply = runtime.block_on(harness.post(ACCOUNT, &headers, body));
+            prop_assert!(
+                !reply.status.is_server_error(),
+                "webhook answered {}: {}",
+                reply.status,
+                reply.body
+            );
+
+            let token = String::from_utf8(token).unwrap();
+            for (method, path) in [
+                (Method::GET, format!("/unsubscribe/{token}")),
+                (Method::POST, format!("/unsubscribe/{token}")),
+                (Method::GET, format!("/confirm/{token}")),
+                (Method::POST, format!("/confirm/{token}")),
+            ] {
+                let request = Request::builder()
+                    .method(method.clone())
+                    .uri(&path)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(Body::from("List-Unsubscribe=One-Click"))
+                    .unwrap();
+                let reply = runtime.block_on(send_to(&harness.router, request));
+                prop_assert!(
+                    !reply.status.is_server_error(),
+                    "{method} {path} answered {}",
+                    reply.status
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+    runtime.block_on(async move { drop(harness) });
+}
