@@ -9,8 +9,8 @@
 //! who unsubscribed after the email was sent.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use schemas::contacts::SubscriptionStatus;
@@ -82,8 +82,48 @@ async fn verify(state: &AppState, token: &str) -> Result<ConfirmationClaims, App
 async fn confirm(
     State(state): State<AppState>,
     Path(token): Path<String>,
-) -> Result<Json<Confirmed>, AppError> {
-    let claims = verify(&state, &token).await?;
+    headers: HeaderMap,
+) -> Response {
+    let result = confirm_subscription(&state, &token).await;
+    if !wants_html(&headers) {
+        return match result {
+            Ok(confirmed) => Json(confirmed).into_response(),
+            Err(err) => err.into_response(),
+        };
+    }
+    // The page's button is a plain form post, so a browser gets a page
+    // back rather than JSON.
+    match result {
+        Ok(confirmed) => page(
+            StatusCode::OK,
+            "Subscription confirmed",
+            &format!("<p>{}</p>", escape_html(&confirmed.message)),
+        ),
+        Err(AppError::Client {
+            status, message, ..
+        }) => page(
+            status,
+            "Not confirmed",
+            &format!("<p>{}</p>", escape_html(&message)),
+        ),
+        Err(err) => {
+            tracing::error!(error = %err, "confirming a subscription failed");
+            try_later_page()
+        }
+    }
+}
+
+/// True when the client prefers HTML, as a browser submitting the
+/// confirmation page's form does.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+async fn confirm_subscription(state: &AppState, token: &str) -> Result<Confirmed, AppError> {
+    let claims = verify(state, token).await?;
     let (org, contact, topic) = (claims.organization_id, claims.contact_id, claims.topic_id);
     if state
         .store
@@ -121,12 +161,12 @@ async fn confirm(
         }
     };
 
-    Ok(Json(Confirmed {
+    Ok(Confirmed {
         success: true,
         message: message.to_owned(),
         contact_id: contact,
         topic_id: topic,
-    }))
+    })
 }
 
 /// Show the subscription the link confirms, with a button that posts

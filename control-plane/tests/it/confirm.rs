@@ -109,6 +109,18 @@ async fn confirm(app: &TestApp, token: &str) -> Reply {
     app.send(request).await
 }
 
+/// Posts as a browser submitting the page's form does, asking for HTML.
+async fn confirm_in_browser(app: &TestApp, token: &str) -> Reply {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/confirm/{token}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .body(Body::empty())
+        .unwrap();
+    app.send(request).await
+}
+
 async fn topic_status(app: &TestApp, contact: ContactId) -> String {
     let reply = app
         .call(Method::GET, &format!("/v1/contacts/{contact}"), None)
@@ -322,4 +334,29 @@ async fn unsubscribed_contact_is_not_resubscribed() {
 
     assert_error(&reply, StatusCode::CONFLICT, "CONFLICT");
     assert_eq!(topic_status(&app, contact).await, "unsubscribed");
+}
+
+#[tokio::test]
+async fn browser_post_gets_html_pages() {
+    let app = TestApp::new().await;
+    let (contact, topic) = pending(&app).await;
+    let token = link(&app, contact, topic, 0).await;
+    let expired = link(&app, contact, topic, 49).await;
+
+    let confirmed = confirm_in_browser(&app, &token).await;
+    let refused = confirm_in_browser(&app, &expired).await;
+
+    assert_eq!(confirmed.status, StatusCode::OK);
+    assert_eq!(
+        confirmed.headers["content-type"],
+        "text/html; charset=utf-8"
+    );
+    assert!(confirmed
+        .body
+        .as_str()
+        .unwrap()
+        .contains("Your subscription is confirmed."));
+    assert_eq!(topic_status(&app, contact).await, "subscribed");
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.headers["content-type"], "text/html; charset=utf-8");
 }
