@@ -3,6 +3,9 @@
 //! `WRAPS_TEST_DATABASE_URL` is set, and the streams are in-process unless
 //! `WRAPS_TEST_REDIS_URL` is set.
 
+mod common;
+
+use common::{streams, OneClient};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,8 +15,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use dispatcher::content::UnsubscribeLinks;
 use dispatcher::{
-    BroadcastConfig, Broadcaster, Dispatcher, DispatcherConfig, IntakeConfig, SesProvider,
-    SweeperConfig,
+    BroadcastConfig, Broadcaster, Dispatcher, DispatcherConfig, IntakeConfig, SweeperConfig,
 };
 use ratelimit::{Limiter, Pacers, Plans, SendLimits};
 use schemas::batches::{AudienceType, BatchStatus};
@@ -21,11 +23,8 @@ use schemas::connections::CreateConnection;
 use schemas::contacts::CreateContact;
 use schemas::delivery::{DeliveryEvent, DeliveryFact, EventOutcome, SES_EVENT};
 use schemas::{BatchId, ConnectionId, OrgId};
-use ses::{
-    AccountQuota, BulkMessage, ConnectionTarget, EmailMessage, SendOutcome, SesClient, SesError,
-};
+use ses::{AccountQuota, BulkMessage, EmailMessage, SendOutcome, SesClient, SesError};
 use store::{NewBatch, RegisterOptions, Store};
-use streams::{Streams, StreamsConfig};
 use tokio_util::sync::CancellationToken;
 
 /// Chunk jobs one shard runs at once in these tests.
@@ -119,38 +118,12 @@ impl SesClient for FakeSes {
     }
 }
 
-struct FakeProvider(Arc<FakeSes>);
-
-#[async_trait]
-impl SesProvider for FakeProvider {
-    async fn client(&self, _: &ConnectionTarget) -> Arc<dyn SesClient> {
-        self.0.clone()
-    }
-}
-
 struct Harness {
     store: Store,
     broadcaster: Arc<Broadcaster>,
     org: OrgId,
     connection: ConnectionId,
     shutdown: CancellationToken,
-}
-
-async fn streams() -> Arc<Streams> {
-    let config = StreamsConfig {
-        delivery_lease: Duration::from_secs(5),
-        ..StreamsConfig::default()
-    };
-    match std::env::var("WRAPS_TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => {
-            let config = StreamsConfig {
-                key_prefix: format!("wraps-test-{}", uuid::Uuid::new_v4().simple()),
-                ..config
-            };
-            Arc::new(Streams::redis(&url, config).await.unwrap())
-        }
-        _ => Arc::new(Streams::in_process(config).unwrap()),
-    }
 }
 
 impl Harness {
@@ -175,7 +148,7 @@ impl Harness {
         let broadcaster = Arc::new(Broadcaster {
             store: store.clone(),
             streams: streams().await,
-            ses: Arc::new(FakeProvider(ses)),
+            ses: Arc::new(OneClient(ses)),
             pacers: Pacers::default(),
             send_limits: SendLimits::new(Limiter::local(), Arc::new(Plans::hosted())),
             unsubscribe: UnsubscribeLinks {

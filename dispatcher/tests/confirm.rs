@@ -3,6 +3,9 @@
 //! SQLite unless `WRAPS_TEST_DATABASE_URL` is set, and the streams are
 //! in-process unless `WRAPS_TEST_REDIS_URL` is set.
 
+mod common;
+
+use common::{streams, OneClient};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,9 +14,7 @@ use async_trait::async_trait;
 use chrono::{TimeDelta, Utc};
 use dispatcher::broadcast::JobOutcome;
 use dispatcher::content::UnsubscribeLinks;
-use dispatcher::{
-    handle_job, BroadcastConfig, Broadcaster, Dispatcher, DispatcherConfig, SesProvider,
-};
+use dispatcher::{handle_job, BroadcastConfig, Broadcaster, Dispatcher, DispatcherConfig};
 use ratelimit::{Limiter, Pacers, Plans, SendLimits};
 use schemas::batches::AudienceType;
 use schemas::connections::CreateConnection;
@@ -21,11 +22,9 @@ use schemas::contacts::{CreateContact, EmailStatus, SubscriptionStatus};
 use schemas::jobs::{shard_for_account, ConfirmJob, SUBSCRIPTION_CONFIRM};
 use schemas::topics::CreateTopic;
 use schemas::{ConnectionId, ContactId, OrgId, TopicId};
-use ses::{
-    AccountQuota, BulkMessage, ConnectionTarget, EmailMessage, SendOutcome, SesClient, SesError,
-};
+use ses::{AccountQuota, BulkMessage, EmailMessage, SendOutcome, SesClient, SesError};
 use store::{NewBatch, RegisterOptions, Store};
-use streams::{Delivery, EntryId, Job, ShardId, Streams, StreamsConfig, WorkerId};
+use streams::{Delivery, EntryId, Job, ShardId, WorkerId};
 use tokio_util::sync::CancellationToken;
 
 const ACCOUNT: &str = "123456789012";
@@ -108,32 +107,6 @@ impl SesClient for FakeSes {
     }
 }
 
-struct FakeProvider(Arc<FakeSes>);
-
-#[async_trait]
-impl SesProvider for FakeProvider {
-    async fn client(&self, _: &ConnectionTarget) -> Arc<dyn SesClient> {
-        self.0.clone()
-    }
-}
-
-async fn streams() -> Arc<Streams> {
-    let config = StreamsConfig {
-        delivery_lease: Duration::from_secs(5),
-        ..StreamsConfig::default()
-    };
-    match std::env::var("WRAPS_TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => {
-            let config = StreamsConfig {
-                key_prefix: format!("wraps-test-{}", uuid::Uuid::new_v4().simple()),
-                ..config
-            };
-            Arc::new(Streams::redis(&url, config).await.unwrap())
-        }
-        _ => Arc::new(Streams::in_process(config).unwrap()),
-    }
-}
-
 /// An organisation with one AWS connection, one broadcast sender on it and
 /// a contact whose subscription to a double opt-in topic is pending.
 struct Harness {
@@ -211,7 +184,7 @@ impl Harness {
         let broadcaster = Arc::new(Broadcaster {
             store: store.clone(),
             streams: streams().await,
-            ses: Arc::new(FakeProvider(ses)),
+            ses: Arc::new(OneClient(ses)),
             pacers: Pacers::default(),
             send_limits: SendLimits::new(Limiter::local(), Arc::new(Plans::hosted())),
             unsubscribe: UnsubscribeLinks {

@@ -4,6 +4,9 @@
 //! the other. The limiter is shared through Redis when
 //! `WRAPS_TEST_REDIS_URL` is set, else it lives in this process.
 
+mod common;
+
+use common::streams;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,7 +25,6 @@ use ses::{
     AccountQuota, BulkMessage, ConnectionTarget, EmailMessage, SendOutcome, SesClient, SesError,
 };
 use store::{NewBatch, RegisterOptions, Store};
-use streams::{Streams, StreamsConfig};
 use tokio_util::sync::CancellationToken;
 
 /// An SES account without limits that notes when each message arrived.
@@ -82,23 +84,6 @@ struct Accounts(HashMap<String, Arc<TimedSes>>);
 impl SesProvider for Accounts {
     async fn client(&self, target: &ConnectionTarget) -> Arc<dyn SesClient> {
         self.0[&target.account_id].clone()
-    }
-}
-
-async fn streams() -> Arc<Streams> {
-    let config = StreamsConfig {
-        delivery_lease: Duration::from_secs(5),
-        ..StreamsConfig::default()
-    };
-    match std::env::var("WRAPS_TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => {
-            let config = StreamsConfig {
-                key_prefix: format!("wraps-test-{}", uuid::Uuid::new_v4().simple()),
-                ..config
-            };
-            Arc::new(Streams::redis(&url, config).await.unwrap())
-        }
-        _ => Arc::new(Streams::in_process(config).unwrap()),
     }
 }
 

@@ -463,10 +463,12 @@ async fn dashboard_queries_against_live_scrape() {
     // `serve` starts, so `serve` creates no default organisation.
     let org = admin(
         &data_dir,
+        &[],
         &["orgs", "create", "--name", "Dashboards", "--plan", "pro"],
     );
     let key = admin(
         &data_dir,
+        &[],
         &["keys", "create", "--org", &org, "--name", "dashboards"],
     );
 

@@ -13,11 +13,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{free_ports, wait_ready, Api, Process};
+use common::{admin, free_ports, wait_ready, Api, Process};
 use serde_json::{json, Value};
 use sqlx::Connection;
 
@@ -81,26 +80,14 @@ impl Shared {
     }
 }
 
-/// Runs an administration command with the run's storage settings and
-/// returns its trimmed stdout.
-fn admin(data_dir: &Path, env: &[(&'static str, String)], args: &[&str]) -> String {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wrapsd"));
-    command
-        .args(args)
-        .env("WRAPS_DATA_DIR", data_dir)
-        .env_remove("WRAPS_DATABASE_URL")
-        .env_remove("WRAPS_REDIS_URL")
-        .env("RUST_LOG", "warn");
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let output = command.output().expect("cannot run wrapsd");
-    assert!(
-        output.status.success(),
-        "wrapsd {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+async fn sim_stats(http: &reqwest::Client, sim_url: &str) -> Value {
+    http.get(format!("{sim_url}/sim/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 async fn get(api: &Api, path: &str) -> Value {
@@ -286,14 +273,7 @@ async fn ten_thousand_recipient_loop_suppresses_and_counts() {
     let stats = loop {
         simulator.assert_running();
         server.assert_running();
-        let stats: Value = http
-            .get(format!("{sim_url}/sim/stats"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let stats = sim_stats(&http, &sim_url).await;
         let webhook = &stats["webhook"];
         let batch = get(&api, &format!("/v1/batch/{first}")).await;
         let settled = webhook["pendingMessages"] == 0
@@ -358,28 +338,14 @@ async fn ten_thousand_recipient_loop_suppresses_and_counts() {
 
     // The second broadcast to the topic skips exactly the suppressed
     // addresses, and the simulator accepts one message per remaining one.
-    let before: Value = http
-        .get(format!("{sim_url}/sim/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before = sim_stats(&http, &sim_url).await;
     let second = broadcast(&api, &connection_id, &topic, "Second").await;
     let batch = wait_batch(&api, &second, &mut server).await;
     assert_eq!(batch["status"], "completed", "{batch}");
     let expected = CONTACTS as i64 - bounced - complained;
     assert_eq!(batch["totalRecipients"].as_i64(), Some(expected), "{batch}");
     assert_eq!(batch["sent"].as_i64(), Some(expected), "{batch}");
-    let after: Value = http
-        .get(format!("{sim_url}/sim/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after = sim_stats(&http, &sim_url).await;
     assert_eq!(
         after["accepted"].as_i64().unwrap() - before["accepted"].as_i64().unwrap(),
         expected,

@@ -183,7 +183,7 @@ fn signed(mut message: Value, version: SignatureVersion) -> Value {
     message["Timestamp"] = json!(chrono::Utc::now().to_rfc3339());
     message["SigningCertURL"] = json!(CERT_URL);
     let key = String::from_utf8(data("signing-key.pem")).unwrap();
-    SnsSigner::from_pkcs8_pem(&key)
+    SnsSigner::from_pem(&key)
         .unwrap()
         .sign(&mut message, version)
         .unwrap();
@@ -408,7 +408,7 @@ async fn sns_untrusted_messages_401() {
     expired["SigningCertURL"] = json!(CERT_URL);
     let key = String::from_utf8(data("signing-key.pem")).unwrap();
     expired["Timestamp"] = json!((chrono::Utc::now() - chrono::TimeDelta::hours(2)).to_rfc3339());
-    SnsSigner::from_pkcs8_pem(&key)
+    SnsSigner::from_pem(&key)
         .unwrap()
         .sign(&mut expired, SignatureVersion::V2)
         .unwrap();
@@ -421,7 +421,7 @@ async fn sns_untrusted_messages_401() {
     wrong_host["Timestamp"] = json!(chrono::Utc::now().to_rfc3339());
     wrong_host["SigningCertURL"] =
         json!("https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem");
-    SnsSigner::from_pkcs8_pem(&key)
+    SnsSigner::from_pem(&key)
         .unwrap()
         .sign(&mut wrong_host, SignatureVersion::V2)
         .unwrap();

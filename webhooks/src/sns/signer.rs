@@ -4,6 +4,7 @@
 //! message's `SigningCertURL`.
 
 use base64::Engine as _;
+use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::signature::{SignatureEncoding, Signer};
@@ -14,12 +15,12 @@ use sha2::Sha256;
 use thiserror::Error;
 
 use super::{string_to_sign, SignatureVersion};
-use crate::envelope::{parse_envelope, Envelope};
+use crate::envelope::{parse_envelope, Envelope, SnsMessage};
 
 /// The reason a message could not be signed.
 #[derive(Debug, Error)]
 pub enum SignError {
-    #[error("the signing key is not a PKCS#8 PEM RSA private key")]
+    #[error("the signing key is not an RSA private key in PKCS#8 or PKCS#1 PEM form")]
     InvalidKey,
     #[error("the message is not a complete SNS message: {0}")]
     InvalidMessage(String),
@@ -28,7 +29,8 @@ pub enum SignError {
 /// Signs SNS messages with an RSA key.
 #[derive(Clone)]
 pub struct SnsSigner {
-    key: RsaPrivateKey,
+    sha1: SigningKey<Sha1>,
+    sha256: SigningKey<Sha256>,
 }
 
 impl std::fmt::Debug for SnsSigner {
@@ -38,11 +40,33 @@ impl std::fmt::Debug for SnsSigner {
 }
 
 impl SnsSigner {
-    /// Reads a PKCS#8 PEM private key.
-    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, SignError> {
+    /// Reads an RSA private key in PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1
+    /// (`BEGIN RSA PRIVATE KEY`) PEM form.
+    pub fn from_pem(pem: &str) -> Result<Self, SignError> {
         RsaPrivateKey::from_pkcs8_pem(pem)
-            .map(|key| Self { key })
+            .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem))
+            .map(|key| Self {
+                sha1: SigningKey::new(key.clone()),
+                sha256: SigningKey::new(key),
+            })
             .map_err(|_| SignError::InvalidKey)
+    }
+
+    /// Computes the base64 `Signature` of `message` over its canonical
+    /// string. The message's own `SignatureVersion` and `Signature` fields
+    /// are not read.
+    pub fn signature(
+        &self,
+        message: &SnsMessage,
+        version: SignatureVersion,
+    ) -> Result<String, SignError> {
+        let canonical =
+            string_to_sign(message).map_err(|err| SignError::InvalidMessage(err.to_string()))?;
+        let signature = match version {
+            SignatureVersion::V1 => self.sha1.sign(canonical.as_bytes()).to_vec(),
+            SignatureVersion::V2 => self.sha256.sign(canonical.as_bytes()).to_vec(),
+        };
+        Ok(base64::engine::general_purpose::STANDARD.encode(signature))
     }
 
     /// Sets `SignatureVersion` and `Signature` on a JSON SNS message that
@@ -59,6 +83,7 @@ impl SnsSigner {
         };
         object.insert("SignatureVersion".into(), Value::from(version_text));
         object.insert("Signature".into(), Value::from(""));
+
         let body = serde_json::to_vec(&object)
             .map_err(|err| SignError::InvalidMessage(err.to_string()))?;
         let envelope = parse_envelope(&body, None)
@@ -69,20 +94,8 @@ impl SnsSigner {
             }
             other => other.sns().expect("every other variant is SNS"),
         };
-        let canonical =
-            string_to_sign(sns).map_err(|err| SignError::InvalidMessage(err.to_string()))?;
-        let signature = match version {
-            SignatureVersion::V1 => SigningKey::<Sha1>::new(self.key.clone())
-                .sign(canonical.as_bytes())
-                .to_vec(),
-            SignatureVersion::V2 => SigningKey::<Sha256>::new(self.key.clone())
-                .sign(canonical.as_bytes())
-                .to_vec(),
-        };
-        object.insert(
-            "Signature".into(),
-            Value::from(base64::engine::general_purpose::STANDARD.encode(signature)),
-        );
+        let signature = self.signature(sns, version)?;
+        object.insert("Signature".into(), Value::from(signature));
         Ok(())
     }
 }
@@ -100,7 +113,7 @@ mod tests {
         let key = include_str!("../../tests/data/signing-key.pem");
         let cert = include_bytes!("../../tests/data/signing-cert.pem");
         let other = include_bytes!("../../tests/data/other-cert.pem");
-        let signer = SnsSigner::from_pkcs8_pem(key).unwrap();
+        let signer = SnsSigner::from_pem(key).unwrap();
         for version in [SignatureVersion::V1, SignatureVersion::V2] {
             let mut message = json!({
                 "Type": "Notification",

@@ -72,16 +72,20 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
-/// Runs an administration command against `data_dir` and returns its
-/// trimmed stdout.
-pub fn admin(data_dir: &Path, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_wrapsd"))
+/// Runs an administration command against `data_dir`, with `env` on top
+/// (a database or Redis URL, say), and returns its trimmed stdout.
+pub fn admin(data_dir: &Path, env: &[(&str, String)], args: &[&str]) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wrapsd"));
+    command
         .args(args)
         .env("WRAPS_DATA_DIR", data_dir)
         .env_remove("WRAPS_DATABASE_URL")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("cannot run wrapsd");
+        .env_remove("WRAPS_REDIS_URL")
+        .env("RUST_LOG", "warn");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("cannot run wrapsd");
     assert!(
         output.status.success(),
         "wrapsd {args:?} failed: {}",

@@ -1,24 +1,16 @@
 //! Signing SNS notifications with a local key.
 //!
 //! Real SNS signs with an AWS key whose certificate it serves at `SigningCertURL`. The
-//! simulator signs with a key the user provides, over the canonical string of
-//! [`webhooks::sns::string_to_sign`], so a receiver that serves the matching certificate
+//! simulator signs with a key the user provides, through
+//! [`webhooks::sns::SnsSigner`], so a receiver that serves the matching certificate
 //! for `SigningCertURL` (a test fetcher, say) verifies the messages as it would real ones.
 
 use std::fmt;
 use std::sync::Arc;
 
 use anyhow::Context;
-use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs1v15::SigningKey;
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::signature::{SignatureEncoding, Signer};
-use rsa::RsaPrivateKey;
-use sha1::Sha1;
-use sha2::Sha256;
 use webhooks::envelope::{SnsMessage, SnsMessageType};
-
-use base64::prelude::{Engine, BASE64_STANDARD};
+use webhooks::sns::{SignatureVersion, SnsSigner};
 
 /// The default topic name in `TopicArn`.
 pub const DEFAULT_SNS_TOPIC: &str = "wraps-ses-events";
@@ -45,18 +37,19 @@ impl SnsSignatureVersion {
             SnsSignatureVersion::V2 => "2",
         }
     }
-}
 
-#[derive(Clone)]
-enum Key {
-    Sha1(Arc<SigningKey<Sha1>>),
-    Sha256(Arc<SigningKey<Sha256>>),
+    fn signature_version(self) -> SignatureVersion {
+        match self {
+            SnsSignatureVersion::V1 => SignatureVersion::V1,
+            SnsSignatureVersion::V2 => SignatureVersion::V2,
+        }
+    }
 }
 
 /// The key, certificate URL and topic that SNS notifications are signed with.
 #[derive(Clone)]
 pub struct SnsSigning {
-    key: Key,
+    signer: Arc<SnsSigner>,
     version: SnsSignatureVersion,
     cert_url: String,
     topic: String,
@@ -111,11 +104,7 @@ impl SnsSigning {
         topic: &str,
         version: SnsSignatureVersion,
     ) -> anyhow::Result<Self> {
-        let key = RsaPrivateKey::from_pkcs8_pem(pem)
-            .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem))
-            .context(
-                "the SNS signing key is not an RSA private key in PKCS#8 or PKCS#1 PEM form",
-            )?;
+        let signer = SnsSigner::from_pem(pem)?;
         webhooks::sns::check_signing_cert_url(cert_url).with_context(|| {
             format!("the SNS certificate URL {cert_url:?} would be rejected by the receiver; use https://sns.<region>.amazonaws.com/<name>.pem")
         })?;
@@ -124,12 +113,8 @@ impl SnsSigning {
             "the SNS topic name {topic:?} is invalid: use 1 to 256 ASCII letters, digits, '-' and '_'"
         );
 
-        let key = match version {
-            SnsSignatureVersion::V1 => Key::Sha1(Arc::new(SigningKey::new(key))),
-            SnsSignatureVersion::V2 => Key::Sha256(Arc::new(SigningKey::new(key))),
-        };
         Ok(Self {
-            key,
+            signer: Arc::new(signer),
             version,
             cert_url: cert_url.to_owned(),
             topic: topic.to_owned(),
@@ -170,12 +155,10 @@ impl SnsSigning {
             signature: String::new(),
             signing_cert_url: self.cert_url.clone(),
         };
-        let canonical = webhooks::sns::string_to_sign(&unsigned)
-            .context("building the SNS string to sign failed")?;
-        let signature = match &self.key {
-            Key::Sha1(key) => key.sign(canonical.as_bytes()).to_vec(),
-            Key::Sha256(key) => key.sign(canonical.as_bytes()).to_vec(),
-        };
+        let signature = self
+            .signer
+            .signature(&unsigned, self.version.signature_version())
+            .context("signing the SNS notification failed")?;
 
         Ok(SnsNotification {
             message_type: SnsMessageType::Notification.as_str(),
@@ -185,7 +168,7 @@ impl SnsSigning {
             message: unsigned.message,
             timestamp: unsigned.timestamp,
             signature_version: self.version.as_str(),
-            signature: BASE64_STANDARD.encode(signature),
+            signature,
             signing_cert_url: unsigned.signing_cert_url,
             unsubscribe_url: unsigned.unsubscribe_url.unwrap_or_default(),
         })
