@@ -103,7 +103,6 @@ pub async fn run_intake(
 /// Applies one read and acks or nacks every entry. Returns the connections
 /// that received events.
 async fn apply(streams: &Streams, store: &Store, deliveries: Vec<Delivery>) -> Vec<String> {
-    let mut events = Vec::with_capacity(deliveries.len());
     let mut decoded = Vec::with_capacity(deliveries.len());
     for delivery in deliveries {
         let event = if delivery.job.kind == SES_EVENT {
@@ -115,20 +114,15 @@ async fn apply(streams: &Streams, store: &Store, deliveries: Vec<Delivery>) -> V
             Err(format!("unknown intake job kind {:?}", delivery.job.kind))
         };
         match event {
-            Ok(event) => {
-                events.push(event);
-                decoded.push(delivery);
-            }
+            Ok(event) => decoded.push((event, delivery)),
             Err(reason) => finish(streams, &delivery, Err(reason)).await,
         }
     }
     // The sort is stable, so one message's events keep their order. Rows
     // are then locked in message order, which keeps two workers from
     // taking the same rows in opposite orders.
-    let mut order: Vec<usize> = (0..events.len()).collect();
-    order.sort_by(|&a, &b| events[a].message_id.cmp(&events[b].message_id));
-    let events: Vec<DeliveryEvent> = order.iter().map(|&i| events[i].clone()).collect();
-    let deliveries: Vec<Delivery> = order.iter().map(|&i| decoded[i].clone()).collect();
+    decoded.sort_by(|(a, _), (b, _)| a.message_id.cmp(&b.message_id));
+    let (events, deliveries): (Vec<DeliveryEvent>, Vec<Delivery>) = decoded.into_iter().unzip();
 
     let mut connections: Vec<String> = events.iter().map(|e| e.connection_id.clone()).collect();
     connections.sort();
