@@ -125,7 +125,7 @@ impl AppState {
             limiter: Limiter::local(),
             unsubscribe_keys: Arc::default(),
             webhooks: Arc::new(routes::webhooks::WebhookState::new(
-                default_webhook_clients(),
+                sns_https::default_clients(),
             )),
         }
     }
@@ -166,51 +166,6 @@ impl AppState {
         self.plans = plans;
         self.limiter = limiter;
         self
-    }
-}
-
-/// The HTTPS clients of the SNS path. Building one only fails when no TLS
-/// backend can start, and then SNS deliveries are refused with 401 and
-/// subscriptions stay unconfirmed, while EventBridge keeps working.
-fn default_webhook_clients() -> routes::webhooks::WebhookClients {
-    static CLIENTS: std::sync::OnceLock<routes::webhooks::WebhookClients> =
-        std::sync::OnceLock::new();
-    CLIENTS.get_or_init(build_webhook_clients).clone()
-}
-
-fn build_webhook_clients() -> routes::webhooks::WebhookClients {
-    match sns_https::SnsHttpsClient::new() {
-        Ok(client) => {
-            let client = Arc::new(client);
-            routes::webhooks::WebhookClients {
-                certificates: client.clone(),
-                confirmer: client,
-            }
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "no HTTPS client for SNS; SNS deliveries will be refused");
-            let refuse = Arc::new(RefuseSns);
-            routes::webhooks::WebhookClients {
-                certificates: refuse.clone(),
-                confirmer: refuse,
-            }
-        }
-    }
-}
-
-struct RefuseSns;
-
-#[async_trait::async_trait]
-impl webhooks::sns::CertificateFetcher for RefuseSns {
-    async fn fetch(&self, _url: &str) -> Result<Vec<u8>, webhooks::sns::FetchError> {
-        Err(webhooks::sns::FetchError("no HTTPS client".into()))
-    }
-}
-
-#[async_trait::async_trait]
-impl routes::webhooks::SubscriptionConfirmer for RefuseSns {
-    async fn confirm(&self, _url: &str) -> Result<(), String> {
-        Err("no HTTPS client".into())
     }
 }
 

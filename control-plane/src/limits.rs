@@ -1,9 +1,9 @@
 //! The per-organisation API rate limit and the plan gates.
 //!
-//! The limit applies to the route groups the spec lists (batches and
-//! templates here; segments, domains, email metrics and workflow triggers
-//! take the same layer when they arrive), after authentication and before
-//! the plan gate. Each organisation has a token bucket per window of its
+//! The limit applies to the rate-limited route groups, after authentication
+//! and before the plan gate. Here those are batches and templates. Segments,
+//! domains, email metrics and workflow triggers take the same layer when
+//! they arrive. Each organisation has a token bucket per window of its
 //! plan (per minute, and per day when the plan sets one), shared by every
 //! API replica through Redis when Redis is configured.
 //!

@@ -1,6 +1,7 @@
 //! Decision cost of the limiters: one in-process GCRA check (target under
-//! 200 ns) and one shared check in Redis (one round trip; measured only when
-//! `WRAPS_BENCH_REDIS_URL` names a Redis server on this machine).
+//! 200 ns) and one shared check in Redis, which is one round trip. The Redis
+//! check is measured only when `WRAPS_BENCH_REDIS_URL` names a Redis server
+//! on this machine.
 
 use std::time::Duration;
 

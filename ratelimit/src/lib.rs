@@ -20,8 +20,8 @@
 //! - *Lease loss*: a dispatcher that stops renewing (a pause, a partition)
 //!   keeps sending until it notices, at most a third of the lease. The new
 //!   owner starts with a full burst, so for that moment the account can get
-//!   up to two bursts. SES answers the excess with throttles, which both
-//!   pacers treat as a signal to slow down; no recipient is sent twice
+//!   up to two bursts. SES rejects the excess with throttling errors, which
+//!   both pacers treat as a signal to slow down. No recipient is sent twice,
 //!   because claims carry a fencing token.
 //! - *Redis restart*: leases are gone, the next dispatcher to ask takes each
 //!   shard; the same overlap as above applies once.

@@ -68,6 +68,7 @@ async fn concurrent_processes_never_overspend() {
         eprintln!("skipped: needs WRAPS_TEST_REDIS_URL");
         return;
     };
+
     // Four connections, as four processes would hold, racing for a day's
     // budget of 500 in calls of 7.
     let mut limiters = vec![first];
@@ -75,6 +76,7 @@ async fn concurrent_processes_never_overspend() {
         limiters.push(limiter(&prefix).await.unwrap());
     }
     let window = [Window::per_day(500)];
+
     let mut tasks = Vec::new();
     for limiter in limiters {
         tasks.push(tokio::spawn(async move {
@@ -87,6 +89,7 @@ async fn concurrent_processes_never_overspend() {
             granted
         }));
     }
+
     let mut total = 0;
     for task in tasks {
         total += task.await.unwrap();

@@ -318,10 +318,10 @@ async fn execute(
     }
 }
 
-/// Computes the time limit of a scenario: its duration plus a fixed margin,
-/// and for `api-mixed` and `webhook-burst` the ceiling phases and the
-/// contacts' setup, per backend; `webhook-burst` adds its broadcast and its
-/// wait for the counters.
+/// Computes the time limit of a scenario: its duration plus a fixed margin.
+/// `api-mixed` and `webhook-burst` add the ceiling phases and the contacts'
+/// setup per backend, and `webhook-burst` also its broadcast and its wait
+/// for the counters.
 fn time_limit(scenario: &Scenario) -> Duration {
     let duration = Duration::from_secs(scenario.duration_secs);
     let contacts = scenario.contacts().unwrap_or(0);

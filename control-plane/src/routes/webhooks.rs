@@ -4,8 +4,8 @@
 //!
 //! The route authenticates, parses and normalises each event, puts it on
 //! the intake stream ([`streams::ShardId::INTAKE`]) and responds. The
-//! dispatchers apply it to the store, so a burst of events costs the API one
-//! stream append each and never waits on batch or contact rows.
+//! dispatchers apply it to the store. So each event costs the API one stream
+//! append, and the route writes no batch or contact rows.
 //!
 //! # Authentication
 //!

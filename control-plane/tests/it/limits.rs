@@ -294,12 +294,14 @@ async fn rejected_request_keeps_its_idempotency_key() {
             ))
             .unwrap()
     };
+
     let first = send_to(&router, create()).await;
     assert!(
         first.status.is_success() || first.status == StatusCode::UNPROCESSABLE_ENTITY,
         "{}",
         first.body
     );
+
     // A different key is rejected by the limit, and not stored.
     let rejected = send_to(
         &router,
@@ -314,6 +316,7 @@ async fn rejected_request_keeps_its_idempotency_key() {
     )
     .await;
     assert_eq!(rejected.status, StatusCode::TOO_MANY_REQUESTS);
+
     let stored = app
         .store
         .begin_idempotent(

@@ -276,8 +276,8 @@ struct MessageFacts {
 }
 
 /// Computes the facts the store records from the events of `plan` that
-/// `accepted` reports as accepted, applied in plan order: the first envelope
-/// of each id counts and its repetitions do not, an open or click records
+/// `accepted` reports as accepted, applied in plan order. The first envelope
+/// of each id counts and its repetitions do not. An open or click records
 /// the delivery too, and a bounced message records no later delivery.
 pub fn expected_facts(plan: &Plan, messages: usize, accepted: impl Fn(usize) -> bool) -> Facts {
     let mut state = vec![MessageFacts::default(); messages];

@@ -1,4 +1,5 @@
-//! What happens to an accepted message after SES takes it: the seeded decision.
+//! The seeded fate of an accepted message: bounce or delivery, then complaint,
+//! open and click.
 //!
 //! The decision is a pure function of the seed and the message's recipients. Two runs
 //! with the same seed that send to the same addresses therefore produce the same events,
